@@ -1,0 +1,7 @@
+// Package tasks is mmq's shared vocabulary: task type names, task payloads,
+// job and page records, error codes, enqueue options and the retry policy.
+//
+// It sits at the bottom of the dependency graph: it imports nothing of mmq's,
+// and every other package may import it. The store, media and analyzer
+// packages talk to each other only through the types defined here.
+package tasks

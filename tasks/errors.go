@@ -1,0 +1,137 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+)
+
+// Code is a stable, machine-readable error code. Clients may switch on it.
+type Code string
+
+// Error codes. The api package maps each to an HTTP status in one table.
+const (
+	// Input errors: permanent, the job fails without retries.
+	CodeEmptyFile       Code = "empty_file"
+	CodeUnsupportedType Code = "unsupported_type"
+	CodeInvalidPDF      Code = "invalid_pdf"
+	CodeEncryptedPDF    Code = "encrypted_pdf"
+	CodeWrongPassword   Code = "wrong_password"
+	CodeTooManyPages    Code = "too_many_pages"
+	CodeFileTooLarge    Code = "file_too_large"
+	CodeInvalidRequest  Code = "invalid_request"
+	CodeInvalidURL      Code = "invalid_url"
+	CodeFetchFailed     Code = "fetch_failed"
+	CodeNotFound        Code = "not_found"
+	CodeConflict        Code = "conflict"
+	CodeProviderRefused Code = "provider_refused"
+
+	// Transient errors: retried.
+	CodeUnavailable    Code = "unavailable"
+	CodeProviderFailed Code = "provider_failed"
+	CodeTimeout        Code = "timeout"
+
+	// CodeCanceled ends a job canceled by its client.
+	CodeCanceled Code = "canceled"
+	// CodePagesFailed ends a job some of whose pages failed after their retries.
+	CodePagesFailed Code = "pages_failed"
+	// CodeInternal is a bug or an unclassified failure.
+	CodeInternal Code = "internal"
+)
+
+// permanentCodes lists the codes that no retry can fix.
+var permanentCodes = map[Code]bool{
+	CodeEmptyFile: true, CodeUnsupportedType: true, CodeInvalidPDF: true,
+	CodeEncryptedPDF: true, CodeWrongPassword: true, CodeTooManyPages: true,
+	CodeFileTooLarge: true, CodeInvalidRequest: true, CodeInvalidURL: true,
+	CodeNotFound: true, CodeConflict: true, CodeProviderRefused: true,
+	CodeCanceled: true,
+}
+
+// Error is an error with a code and a message meant for the client.
+type Error struct {
+	Code    Code
+	Message string
+	// Err is the underlying cause, kept for logs; it is not shown to clients.
+	Err error
+}
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WrapError returns an *Error with code and message that wraps cause.
+func WrapError(code Code, cause error, message string) *Error {
+	return &Error{Code: code, Message: message, Err: cause}
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports whether retrying can never make the operation succeed.
+func (e *Error) Permanent() bool { return permanentCodes[e.Code] }
+
+// ErrorCode returns the code of the first *Error in err's chain. A context
+// error becomes CodeCanceled or CodeTimeout, anything else CodeInternal.
+func ErrorCode(err error) Code {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeTimeout
+	case errors.Is(err, context.Canceled):
+		return CodeCanceled
+	}
+	return CodeInternal
+}
+
+// ErrorMessage returns the client-facing message of err: the message of the
+// first *Error in its chain, else err's text.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// IsPermanent reports whether err can never be fixed by a retry: bad input,
+// unsupported content, a provider's 4xx, or an error that already wraps
+// asynq.SkipRetry. Everything else (network, Redis, 5xx, timeouts) is transient.
+func IsPermanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, asynq.SkipRetry) {
+		return true
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Permanent()
+	}
+	return false
+}
+
+// ForAsynq returns err in the form asynq should see: a permanent error is
+// wrapped with asynq.SkipRetry so that no retry is burned on it.
+func ForAsynq(err error) error {
+	if err == nil || errors.Is(err, asynq.SkipRetry) || !IsPermanent(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+}

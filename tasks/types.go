@@ -1,0 +1,217 @@
+package tasks
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Task type names, one per kind of asynq task.
+const (
+	TypeDocumentAnalyze = "document:analyze"
+	TypeVideoAnalyze    = "video:analyze"
+	TypeWebhookDeliver  = "webhook:deliver"
+)
+
+// Kind is what a job analyzes.
+type Kind string
+
+// Job kinds.
+const (
+	KindDocument Kind = "document"
+	KindVideo    Kind = "video"
+)
+
+// TaskType returns the asynq task type that processes jobs of kind k.
+func (k Kind) TaskType() string {
+	if k == KindVideo {
+		return TypeVideoAnalyze
+	}
+	return TypeDocumentAnalyze
+}
+
+// Status is the state of a job.
+type Status string
+
+// Job states. A job moves queued → processing → one of the final states.
+const (
+	StatusQueued             Status = "queued"
+	StatusProcessing         Status = "processing"
+	StatusSucceeded          Status = "succeeded"
+	StatusPartiallySucceeded Status = "partially_succeeded"
+	StatusFailed             Status = "failed"
+	StatusCanceled           Status = "canceled"
+)
+
+// Final reports whether s is a state a job never leaves.
+func (s Status) Final() bool {
+	switch s {
+	case StatusSucceeded, StatusPartiallySucceeded, StatusFailed, StatusCanceled:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is a known state.
+func (s Status) Valid() bool { return s == StatusQueued || s == StatusProcessing || s.Final() }
+
+// Priority selects the queue a job goes to.
+type Priority string
+
+// Priorities, each its own asynq queue; the server weighs them 6:3:1.
+const (
+	PriorityCritical Priority = "critical"
+	PriorityDefault  Priority = "default"
+	PriorityLow      Priority = "low"
+)
+
+// Queues maps every priority's queue name to its weight, for asynq.Config.Queues.
+var Queues = map[string]int{
+	string(PriorityCritical): 6,
+	string(PriorityDefault):  3,
+	string(PriorityLow):      1,
+}
+
+// Valid reports whether p is a known priority.
+func (p Priority) Valid() bool {
+	_, ok := Queues[string(p)]
+	return ok
+}
+
+// Options are the analysis options a client sets on a job.
+type Options struct {
+	// Task names the analysis to run (a prompt template for model providers),
+	// for example "general_qa" or "text_extraction". Defaults to "general_qa".
+	Task string `json:"task,omitempty"`
+	// Priority selects the queue. Defaults to "default".
+	Priority Priority `json:"priority,omitempty"`
+	// MaxPages refuses documents with more pages. 0 means the configured limit.
+	MaxPages int `json:"max_pages,omitempty"`
+}
+
+// AnalyzePayload is the payload of a document:analyze or video:analyze task.
+// It carries references, never the file bytes, and never a password.
+type AnalyzePayload struct {
+	JobID string `json:"job_id"`
+	// BlobKey locates the input in the blob store. Empty when the input is
+	// still to be fetched from SourceURL.
+	BlobKey   string  `json:"blob_key,omitempty"`
+	SourceURL string  `json:"source_url,omitempty"`
+	Options   Options `json:"options"`
+}
+
+// Job is the record of one submitted file and its analysis.
+type Job struct {
+	ID       string          `json:"id"`
+	Kind     Kind            `json:"kind"`
+	Status   Status          `json:"status"`
+	Options  Options         `json:"options"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+
+	Filename  string `json:"filename,omitempty"`
+	SourceURL string `json:"source_url,omitempty"`
+	BlobKey   string `json:"blob_key,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	// HasPassword says the job was submitted with a password; the password
+	// itself is kept apart from the record and deleted when the job ends.
+	HasPassword bool `json:"has_password,omitempty"`
+
+	PagesTotal  int `json:"pages_total"`
+	PagesDone   int `json:"pages_done"`
+	PagesFailed int `json:"pages_failed"`
+	// Attempts counts how many times a worker started the job's task.
+	Attempts int `json:"attempts"`
+
+	ErrorCode    Code   `json:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// PageStatus is the outcome of one page or frame.
+type PageStatus string
+
+// Page outcomes.
+const (
+	PageDone   PageStatus = "done"
+	PageFailed PageStatus = "failed"
+)
+
+// PageResult is the stored outcome of analyzing one page (or frame).
+type PageResult struct {
+	// Index is the 1-based page number, or the 0-based frame index.
+	Index  int        `json:"index"`
+	Status PageStatus `json:"status"`
+	// Attempts is how many analysis calls this page took.
+	Attempts   int   `json:"attempts"`
+	DurationMS int64 `json:"duration_ms"`
+	// Output is the analyzer's structured result.
+	Output json.RawMessage `json:"output,omitempty"`
+
+	ErrorCode    Code      `json:"error_code,omitempty"`
+	ErrorMessage string    `json:"error_message,omitempty"`
+	FinishedAt   time.Time `json:"finished_at"`
+}
+
+// Unit is one piece of a job handed to an analyzer: a single-page PDF or a
+// video frame.
+type Unit struct {
+	JobID string
+	Kind  Kind
+	// Index is the 1-based page number or the 0-based frame index.
+	Index int
+	// Data is a self-contained single-page PDF, or an encoded image.
+	Data []byte
+	// MIME is Data's media type: "application/pdf", "image/jpeg", "image/png".
+	MIME string
+	// Task is the job's analysis task.
+	Task string
+}
+
+// Notification is appended to the store's notification stream when a job ends.
+type Notification struct {
+	// StreamID is the id of the notification in the stream; resume after it.
+	StreamID    string          `json:"stream_id,omitempty"`
+	Event       string          `json:"event"`
+	JobID       string          `json:"job_id"`
+	Status      Status          `json:"status"`
+	PagesTotal  int             `json:"pages_total"`
+	PagesDone   int             `json:"pages_done"`
+	PagesFailed int             `json:"pages_failed"`
+	ErrorCode   Code            `json:"error_code,omitempty"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	StartedAt   *time.Time      `json:"started_at,omitempty"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+}
+
+// NewNotification describes the end of job j.
+func NewNotification(j *Job) Notification {
+	return Notification{
+		Event:       "job." + string(j.Status),
+		JobID:       j.ID,
+		Status:      j.Status,
+		PagesTotal:  j.PagesTotal,
+		PagesDone:   j.PagesDone,
+		PagesFailed: j.PagesFailed,
+		ErrorCode:   j.ErrorCode,
+		Metadata:    j.Metadata,
+		CreatedAt:   j.CreatedAt,
+		StartedAt:   j.StartedAt,
+		FinishedAt:  j.FinishedAt,
+	}
+}
+
+// Analysis is what an analyzer returns for one unit.
+type Analysis struct {
+	// Output is the analyzer's structured result, stored with the page.
+	Output json.RawMessage `json:"output"`
+	// Analyzer names what produced Output ("local", "anthropic", ...).
+	Analyzer string `json:"analyzer,omitempty"`
+	Model    string `json:"model,omitempty"`
+	// Token usage and cost, for model providers; zero for the local analyzer.
+	InputTokens  int     `json:"input_tokens,omitempty"`
+	OutputTokens int     `json:"output_tokens,omitempty"`
+	CostUSD      float64 `json:"cost_usd,omitempty"`
+}
