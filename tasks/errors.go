@@ -46,7 +46,7 @@ var permanentCodes = map[Code]bool{
 	CodeEmptyFile: true, CodeUnsupportedType: true, CodeInvalidPDF: true,
 	CodeEncryptedPDF: true, CodeWrongPassword: true, CodeTooManyPages: true,
 	CodeFileTooLarge: true, CodeInvalidRequest: true, CodeInvalidURL: true,
-	CodeNotFound: true, CodeConflict: true, CodeProviderRefused: true,
+	CodeNotFound: true, CodeConflict: true, CodeProviderRefused: true, CodeFetchFailed: true,
 	CodeCanceled: true,
 }
 

@@ -8,6 +8,8 @@ import (
 
 // Store is what the worker needs of the job store. store.Redis implements it.
 type Store interface {
+	// GetJob returns the job's record.
+	GetJob(ctx context.Context, id string) (*tasks.Job, error)
 	// StartJob marks the job processing, counts one attempt and returns the
 	// record. A job already in a final state is returned unchanged.
 	StartJob(ctx context.Context, id string) (*tasks.Job, error)

@@ -1,0 +1,237 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/mmq/mmq/tasks"
+)
+
+// Deps are the parts a Worker uses; cmd/mmq passes the concrete ones.
+type Deps struct {
+	Store    Store
+	Blobs    Blobs
+	Analyzer Analyzer
+	OpenPDF  OpenPDF
+	Logger   zerolog.Logger
+}
+
+func (d Deps) validate() error {
+	switch {
+	case d.Store == nil:
+		return errors.New("worker: Deps.Store is nil")
+	case d.Blobs == nil:
+		return errors.New("worker: Deps.Blobs is nil")
+	case d.Analyzer == nil:
+		return errors.New("worker: Deps.Analyzer is nil")
+	case d.OpenPDF == nil:
+		return errors.New("worker: Deps.OpenPDF is nil")
+	}
+	return nil
+}
+
+// Handler processes analysis tasks. It is safe for concurrent use; one
+// Handler serves every job of a process and owns the process-wide page
+// semaphore.
+type Handler struct {
+	cfg     Config
+	deps    Deps
+	log     zerolog.Logger
+	process *semaphore.Weighted
+	// drain is closed when the worker stops taking work.
+	drain chan struct{}
+}
+
+// NewHandler returns a Handler. Most callers want New, which also runs the
+// asynq server; tests drive a Handler directly.
+func NewHandler(cfg Config, deps Deps) (*Handler, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := deps.validate(); err != nil {
+		return nil, err
+	}
+	return &Handler{
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Logger,
+		process: semaphore.NewWeighted(int64(cfg.ProcessPageConcurrency)),
+		drain:   make(chan struct{}),
+	}, nil
+}
+
+// ProcessTask implements asynq.Handler for document:analyze tasks.
+func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	p, err := tasks.DecodeAnalyzePayload(t.Payload())
+	if err != nil {
+		return tasks.ForAsynq(err)
+	}
+	taskID, _ := asynq.GetTaskID(ctx)
+	log := h.log.With().Str("job_id", p.JobID).Str("task_id", taskID).Str("type", t.Type()).Logger()
+	ctx = log.WithContext(ctx)
+
+	job, err := h.deps.Store.StartJob(ctx, p.JobID)
+	if err != nil {
+		return tasks.ForAsynq(err)
+	}
+	if job.Status.Final() {
+		log.Info().Str("status", string(job.Status)).Msg("job already ended; nothing to do")
+		return nil
+	}
+	start := time.Now()
+	log.Info().Int("attempt", job.Attempts).Int("pages", job.PagesTotal).Int("pages_done", job.PagesDone).Msg("job start")
+
+	err = h.run(ctx, job, p)
+	return h.conclude(ctx, job, err, start)
+}
+
+// run does the job's work; it returns nil when every unit has an outcome.
+func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayload) error {
+	data, err := h.loadInput(ctx, job, p)
+	if err != nil {
+		return err
+	}
+	password, err := h.deps.Store.Password(ctx, job.ID)
+	if err != nil {
+		return err
+	}
+	maxPages := h.cfg.MaxPages
+	if p.Options.MaxPages > 0 {
+		maxPages = min(maxPages, p.Options.MaxPages)
+	}
+	doc, err := h.deps.OpenPDF(ctx, data, password)
+	if err != nil {
+		return err
+	}
+	n := doc.PageCount()
+	if n > maxPages {
+		return tasks.Errorf(tasks.CodeTooManyPages, "the document has %d pages; the limit is %d", n, maxPages)
+	}
+	if n != job.PagesTotal {
+		if err := h.deps.Store.SetPagesTotal(ctx, job.ID, n); err != nil {
+			return err
+		}
+		job.PagesTotal = n
+	}
+	done, err := h.deps.Store.DonePages(ctx, job.ID)
+	if err != nil {
+		return err
+	}
+	src := documentUnits(ctx, doc, job, p.Options.Task, done)
+	lim := Limits{PerJob: h.cfg.PageConcurrency, Process: h.process}
+	return fanOut(ctx, src, lim, h.drain, func(ctx context.Context, it Item) {
+		h.analyzeUnit(ctx, job, it)
+	})
+}
+
+// loadInput returns the job's input, downloading it first for a job
+// submitted by URL (once: the blob key is recorded for retries).
+func (h *Handler) loadInput(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayload) ([]byte, error) {
+	key := job.BlobKey
+	if key == "" {
+		key = p.BlobKey
+	}
+	if key != "" {
+		return h.deps.Blobs.Get(ctx, key)
+	}
+	if p.SourceURL == "" {
+		return nil, tasks.Errorf(tasks.CodeInvalidRequest, "job has neither an input nor a URL")
+	}
+	data, err := fetch(ctx, h.cfg.Fetch, p.SourceURL)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, tasks.Errorf(tasks.CodeEmptyFile, "the URL returned an empty body")
+	}
+	key, err = h.deps.Blobs.Put(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.deps.Store.SetInput(ctx, job.ID, key, int64(len(data))); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// conclude ends the job when runErr is final, and tells asynq what to do
+// with the task.
+func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, start time.Time) error {
+	log := zerolog.Ctx(ctx)
+	// Store writes below must happen even when the task's context ended.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+
+	if errors.Is(runErr, errDraining) || (runErr != nil && ctx.Err() != nil) {
+		// Shutting down, timed out or aborted: the finished pages are saved
+		// and the task comes back. While draining, wait for asynq to give up
+		// on the handler and requeue the task: returning an error would burn
+		// one of the job's retries.
+		log.Warn().Err(runErr).Dur("duration", time.Since(start)).Msg("job interrupted; finished pages are kept")
+		if errors.Is(runErr, errDraining) {
+			<-ctx.Done()
+		}
+		return runErr
+	}
+	if runErr != nil {
+		permanent := tasks.IsPermanent(runErr)
+		if !permanent && !lastAttempt(ctx) {
+			log.Warn().Err(runErr).Str("error_code", string(tasks.ErrorCode(runErr))).Dur("duration", time.Since(start)).Msg("job attempt failed; will retry")
+			return runErr
+		}
+		j, err := h.deps.Store.FinishJob(wctx, job.ID, tasks.StatusFailed, tasks.ErrorCode(runErr), tasks.ErrorMessage(runErr))
+		if err != nil {
+			return fmt.Errorf("worker: end job %s: %w (after %w)", job.ID, err, runErr)
+		}
+		logEnd(log, j, start).Err(runErr).Msg("job end")
+		return tasks.ForAsynq(runErr)
+	}
+
+	j, err := h.deps.Store.GetJob(wctx, job.ID)
+	if err != nil {
+		return err
+	}
+	status, code, msg := outcome(j)
+	j, err = h.deps.Store.FinishJob(wctx, job.ID, status, code, msg)
+	if err != nil {
+		return err
+	}
+	logEnd(log, j, start).Msg("job end")
+	return nil
+}
+
+// outcome derives a job's final state from its page counts.
+func outcome(j *tasks.Job) (tasks.Status, tasks.Code, string) {
+	switch {
+	case j.PagesFailed == 0:
+		return tasks.StatusSucceeded, "", ""
+	case j.PagesDone == 0:
+		return tasks.StatusFailed, tasks.CodePagesFailed, fmt.Sprintf("all %d pages failed", j.PagesFailed)
+	default:
+		return tasks.StatusPartiallySucceeded, tasks.CodePagesFailed,
+			fmt.Sprintf("%d of %d pages failed", j.PagesFailed, j.PagesTotal)
+	}
+}
+
+// lastAttempt reports whether asynq will not retry the task after this run.
+func lastAttempt(ctx context.Context) bool {
+	n, ok1 := asynq.GetRetryCount(ctx)
+	m, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && n >= m
+}
+
+func logEnd(log *zerolog.Logger, j *tasks.Job, start time.Time) *zerolog.Event {
+	ev := log.Info()
+	if j.Status != tasks.StatusSucceeded {
+		ev = log.Warn()
+	}
+	return ev.Str("status", string(j.Status)).Int("pages", j.PagesTotal).Int("pages_done", j.PagesDone).
+		Int("pages_failed", j.PagesFailed).Str("error_code", string(j.ErrorCode)).Dur("duration", time.Since(start))
+}

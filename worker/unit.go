@@ -1,0 +1,67 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"github.com/mmq/mmq/tasks"
+)
+
+// analyzeUnit analyzes one unit with its own bounded retries and stores the
+// outcome at once, so a later run of the job skips it. A unit interrupted by
+// the end of the task's context is not stored: it was not finished.
+func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item) {
+	u := it.Unit
+	log := zerolog.Ctx(ctx).With().Int("page", u.Index).Logger()
+	start := time.Now()
+	res := tasks.PageResult{Index: u.Index}
+
+	var an tasks.Analysis
+	err := it.Err
+	if err == nil {
+		res.Attempts, err = h.cfg.PageBackoff.Retry(ctx, h.cfg.PageAttempts, func(ctx context.Context) error {
+			var aerr error
+			an, aerr = h.analyze(ctx, u)
+			return aerr
+		}, func(n int, err error, wait time.Duration) {
+			log.Warn().Err(err).Int("attempt", n+1).Dur("wait", wait).Msg("page attempt failed; retrying")
+		})
+	}
+	if err != nil && ctx.Err() != nil {
+		return
+	}
+	res.DurationMS = time.Since(start).Milliseconds()
+	res.FinishedAt = time.Now().UTC()
+	if err != nil {
+		res.Status = tasks.PageFailed
+		res.ErrorCode = tasks.ErrorCode(err)
+		res.ErrorMessage = tasks.ErrorMessage(err)
+		log.Warn().Err(err).Str("error_code", string(res.ErrorCode)).Int("attempts", res.Attempts).Msg("page failed")
+	} else {
+		res.Status = tasks.PageDone
+		res.Output = an.Output
+	}
+	// The result exists: store it even if the task is being stopped now.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := h.deps.Store.SavePage(wctx, job.ID, res); err != nil {
+		log.Error().Err(err).Msg("could not store the page result; the page will be redone")
+	}
+}
+
+// analyze calls the analyzer, turning a panic into a permanent error so one
+// bad page cannot take the worker down.
+func (h *Handler) analyze(ctx context.Context, u tasks.Unit) (an tasks.Analysis, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// Permanent: the same input would crash it again.
+			err = &tasks.Error{Code: tasks.CodeInternal, Message: "the analyzer crashed on this page",
+				Err: fmt.Errorf("panic: %v: %w", r, asynq.SkipRetry)}
+		}
+	}()
+	return h.deps.Analyzer.Analyze(ctx, u)
+}
