@@ -1,0 +1,80 @@
+# mmq's entry point: `make` lists the targets. CI (.ci/run) calls `make test`.
+# Every target that runs tests goes through scripts/test-redis.sh, which finds
+# or starts a real Redis and exports MMQ_TEST_REDIS_ADDR.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       ?= bin/mmq
+PKG       ?= ./...
+ARGS      ?=
+TIMEOUT   ?= 15m
+TESTFLAGS ?=
+BENCH     ?= .
+BENCHTIME ?= 1x
+FUZZ      ?= .
+FUZZTIME  ?= 30s
+# `docker compose` (v2) when it is there, else the old docker-compose.
+COMPOSE_ARGS ?=
+COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+
+WITH_REDIS := bash scripts/test-redis.sh
+
+.PHONY: help run build test test-race bench lint fuzz up down clean
+
+help: ## List the targets (this is the default)
+	@echo 'Usage: make TARGET [VAR=value ...]'
+	@echo
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo
+	@echo 'Variables: ARGS (run), PKG=$(PKG) TESTFLAGS (test, bench), TIMEOUT=$(TIMEOUT),'
+	@echo '           BENCH=$(BENCH) BENCHTIME=$(BENCHTIME) (bench), FUZZ=$(FUZZ) FUZZTIME=$(FUZZTIME) (fuzz),'
+	@echo '           COMPOSE_ARGS (up, down)'
+
+run: ## Run the whole system (API + workers) in one process; pass flags with ARGS='...'
+	$(GO) run ./cmd/mmq run $(ARGS)
+
+build: ## Build the binary into bin/mmq
+	$(GO) build -o $(BIN) ./cmd/mmq
+
+test: ## Run every test against a real Redis (found or started by scripts/test-redis.sh)
+	$(WITH_REDIS) $(GO) test -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
+
+test-race: ## Like test, with the race detector (needs cgo and gcc; slow on 2 cores)
+	$(WITH_REDIS) $(GO) test -race -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
+
+bench: ## Run benchmarks once each (BENCH=regex, BENCHTIME=1x, PKG=./pkg/...)
+	$(WITH_REDIS) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime=$(BENCHTIME) -benchmem -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
+
+lint: ## go vet, gofmt check, and staticcheck when it is on PATH
+	$(GO) vet $(PKG)
+	@unformatted=$$(gofmt -l .); \
+	if [[ -n $$unformatted ]]; then echo "gofmt: these files need formatting:"; echo "$$unformatted"; exit 1; fi
+	@if command -v staticcheck >/dev/null 2>&1; then \
+		echo staticcheck $(PKG); staticcheck $(PKG); \
+	else \
+		echo 'lint: staticcheck not on PATH; skipped it (go install honnef.co/go/tools/cmd/staticcheck@latest)'; \
+	fi
+
+fuzz: ## Run each fuzz target (func FuzzXxx in *_test.go) for FUZZTIME; FUZZ=regex picks targets
+	@n=0; \
+	while IFS=: read -r file target; do \
+		[[ $$target =~ $(FUZZ) ]] || continue; \
+		dir=./$$(dirname "$$file"); \
+		echo "== fuzz $$dir $$target for $(FUZZTIME)"; \
+		$(WITH_REDIS) $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$dir"; \
+		n=$$((n + 1)); \
+	done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | sed -e 's|^\./||' -e 's|:func |:|' | sort); \
+	echo "fuzz: ran $$n target(s)"
+
+up: ## Start Redis, the API and 2 workers with docker compose (COMPOSE_ARGS='--profile metrics' adds Prometheus)
+	$(COMPOSE) $(COMPOSE_ARGS) up -d --build
+
+down: ## Stop what `make up` started (volumes are kept)
+	$(COMPOSE) $(COMPOSE_ARGS) down
+
+clean: ## Remove bin/ and test outputs
+	rm -rf bin/ coverage*
+	$(GO) clean -testcache
