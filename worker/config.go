@@ -46,6 +46,9 @@ type Config struct {
 	Fetch FetchConfig
 }
 
+// DefaultTaskCheckInterval is Config.TaskCheckInterval's default.
+const DefaultTaskCheckInterval = 10 * time.Millisecond
+
 func (c *Config) setDefaults() {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
@@ -72,7 +75,7 @@ func (c *Config) setDefaults() {
 		c.TaskBackoff.Cap = time.Hour
 	}
 	if c.TaskCheckInterval <= 0 {
-		c.TaskCheckInterval = 10 * time.Millisecond
+		c.TaskCheckInterval = DefaultTaskCheckInterval
 	}
 	if c.DelayedTaskCheckInterval <= 0 {
 		c.DelayedTaskCheckInterval = time.Second

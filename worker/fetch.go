@@ -60,4 +60,3 @@ func fetch(ctx context.Context, cfg FetchConfig, url string) ([]byte, error) {
 	}
 	return data, nil
 }
-

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+	"github.com/redis/go-redis/v9"
+)
+
+// finishScript ends an active job: it sets the final state, deletes the
+// password, appends the record to the notifications stream and sets the
+// TTL of the job's keys. A job already final is left as is. A missing record
+// gives a nil reply; otherwise the reply is the record.
+//
+// The stream entry is the record itself, field for field, rather than the
+// notification JSON: a script cannot call tasks.NewNotification, and
+// building the notification from the record read in the same atomic step is
+// what keeps its counts exact while pages are being saved. Notifications
+// makes the JSON when it reads the entry.
+//
+// KEYS: record, results, idx, done, failed, secret, notifications stream.
+// ARGV: final status, finished_at, error code, error message, retention in
+// ms, stream max length, status queued, status processing.
+var finishScript = redis.NewScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+if status ~= ARGV[7] and status ~= ARGV[8] then return redis.call('HGETALL', KEYS[1]) end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error_code', ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error_message', ARGV[4]) end
+redis.call('DEL', KEYS[6])
+local record = redis.call('HGETALL', KEYS[1])
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', unpack(record))
+for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+return record
+`)
+
+// FinishJob moves an active job to the final state status, with the error
+// code and message (empty on success), and returns the updated record. In
+// the same atomic step it appends the job's notification to the stream,
+// deletes the job's password and sets the TTL of all its keys to
+// Config.Retention. A job already final is returned unchanged, so its
+// notification is written once.
+//
+// The stream is a global key; see the package documentation about Redis
+// Cluster.
+func (s *Redis) FinishJob(ctx context.Context, id string, status tasks.Status, code tasks.Code, msg string) (*tasks.Job, error) {
+	if !status.Final() {
+		return nil, tasks.Errorf(tasks.CodeInvalidRequest, "job %s: %q is not a final status", id, status)
+	}
+	k := s.keys(id)
+	reply, err := finishScript.Run(ctx, s.client,
+		[]string{k.record, k.results, k.idx, k.done, k.failed, k.secret, s.notifications},
+		string(status), formatTime(time.Now()), string(code), msg,
+		s.cfg.Retention.Milliseconds(), s.cfg.NotificationsMaxLen,
+		string(tasks.StatusQueued), string(tasks.StatusProcessing)).Result()
+	if err != nil {
+		return nil, scriptErr(err, "finish", id)
+	}
+	h, err := pairsToMap(reply)
+	if err != nil {
+		return nil, err
+	}
+	return decodeJob(h)
+}

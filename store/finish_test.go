@@ -1,0 +1,125 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+)
+
+func TestFinishJob(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	j := &tasks.Job{ID: "j", Kind: tasks.KindDocument, Metadata: json.RawMessage(`{"k":"v"}`)}
+	if err := b.store.CreateJob(ctx, j, "pw"); err != nil {
+		t.Fatalf("CreateJob: %v", err)
+	}
+	if _, err := b.store.StartJob(ctx, "j"); err != nil {
+		t.Fatalf("StartJob: %v", err)
+	}
+	if err := b.store.SetPagesTotal(ctx, "j", 3); err != nil {
+		t.Fatalf("SetPagesTotal: %v", err)
+	}
+	for i, status := range []tasks.PageStatus{tasks.PageDone, tasks.PageDone, tasks.PageFailed} {
+		if err := b.store.SavePage(ctx, "j", page(i+1, status)); err != nil {
+			t.Fatalf("SavePage: %v", err)
+		}
+	}
+
+	ended, err := b.store.FinishJob(ctx, "j", tasks.StatusPartiallySucceeded, tasks.CodePagesFailed, "1 of 3 pages failed")
+	if err != nil {
+		t.Fatalf("FinishJob: %v", err)
+	}
+	if ended.Status != tasks.StatusPartiallySucceeded || ended.ErrorCode != tasks.CodePagesFailed ||
+		ended.ErrorMessage != "1 of 3 pages failed" || ended.FinishedAt == nil || ended.PagesDone != 2 || ended.PagesFailed != 1 {
+		t.Errorf("FinishJob = %+v", ended)
+	}
+	if got := b.getJob(t, "j"); !got.FinishedAt.Equal(*ended.FinishedAt) || got.Status != ended.Status || got.ErrorMessage != ended.ErrorMessage {
+		t.Errorf("GetJob after FinishJob = %+v; want %+v", got, ended)
+	}
+
+	again, err := b.store.FinishJob(ctx, "j", tasks.StatusFailed, tasks.CodeInternal, "late")
+	if err != nil {
+		t.Fatalf("second FinishJob: %v", err)
+	}
+	if again.Status != tasks.StatusPartiallySucceeded || !again.FinishedAt.Equal(*ended.FinishedAt) {
+		t.Errorf("second FinishJob = %+v; want the job unchanged", again)
+	}
+
+	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	if err != nil {
+		t.Fatalf("Notifications: %v", err)
+	}
+	if len(ns) != 1 {
+		t.Fatalf("got %d notifications; want 1", len(ns))
+	}
+	want := tasks.NewNotification(ended)
+	want.StreamID = ns[0].StreamID
+	if got, _ := json.Marshal(ns[0]); string(got) != string(must(json.Marshal(want))) {
+		t.Errorf("notification = %s; want %s", got, must(json.Marshal(want)))
+	}
+	if ns[0].StreamID == "" {
+		t.Error("notification has no StreamID")
+	}
+
+	if pw, err := b.store.Password(ctx, "j"); err != nil || pw != "" {
+		t.Errorf("Password after the end = %q, %v; want it deleted", pw, err)
+	}
+	for _, key := range []string{"mmq:job:{j}", "mmq:job:{j}:results", "mmq:job:{j}:idx", "mmq:job:{j}:done", "mmq:job:{j}:failed"} {
+		ttl, err := b.client.TTL(ctx, key).Result()
+		if err != nil || ttl <= 0 || ttl > 7*24*time.Hour {
+			t.Errorf("TTL(%s) = %v, %v; want within the 7 days retention", key, ttl, err)
+		}
+	}
+}
+
+func TestFinishJobNotFinal(t *testing.T) {
+	b := setup(t)
+	b.createJob(t, "j")
+	_, err := b.store.FinishJob(context.Background(), "j", tasks.StatusProcessing, "", "")
+	if tasks.ErrorCode(err) != tasks.CodeInvalidRequest {
+		t.Errorf("FinishJob(processing) = %v; want code invalid_request", err)
+	}
+}
+
+// TestFinishJobRacesSavePage checks that the notification carries the
+// counts of the pages saved while FinishJob runs.
+func TestFinishJobRacesSavePage(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	b.createJob(t, "j")
+	const pages = 200
+	saved := make(chan error)
+	go func() {
+		for i := range pages {
+			if err := b.store.SavePage(ctx, "j", page(i, tasks.PageDone)); err != nil {
+				saved <- err
+				return
+			}
+		}
+		saved <- nil
+	}()
+	ended, err := b.store.FinishJob(ctx, "j", tasks.StatusSucceeded, "", "")
+	if err != nil {
+		t.Fatalf("FinishJob: %v", err)
+	}
+	if err := <-saved; err != nil {
+		t.Fatalf("SavePage: %v", err)
+	}
+	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	if err != nil || len(ns) != 1 {
+		t.Fatalf("Notifications = %v, %v; want one", ns, err)
+	}
+	if got := b.getJob(t, "j"); got.PagesDone != ended.PagesDone || ns[0].PagesDone != ended.PagesDone {
+		t.Errorf("pages done: record %d, FinishJob %d, notification %d; want all equal", got.PagesDone, ended.PagesDone, ns[0].PagesDone)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -1,0 +1,236 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+	"github.com/redis/go-redis/v9"
+)
+
+// createScript writes a new job unless its record exists.
+//
+// KEYS: record, jobs index, secret.
+// ARGV: id, index score, password ("" for none), record field/value pairs...
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3]) end
+return 1
+`)
+
+// CreateJob stores the new job j, whose ID the caller sets, and adds it to the
+// list of recent jobs. It fills in j.Status (queued) and j.CreatedAt (now)
+// when they are zero, and sets j.HasPassword to whether password is given.
+// The password is kept under a key of its own, never in the record, and is
+// deleted when the job ends. An existing id is a tasks.CodeConflict error.
+func (s *Redis) CreateJob(ctx context.Context, j *tasks.Job, password string) error {
+	if j.ID == "" || strings.ContainsAny(j.ID, "{}") {
+		return tasks.Errorf(tasks.CodeInvalidRequest, "invalid job id %q", j.ID)
+	}
+	if j.Status == "" {
+		j.Status = tasks.StatusQueued
+	}
+	if j.CreatedAt.IsZero() {
+		j.CreatedAt = time.Now()
+	}
+	j.HasPassword = password != ""
+	fields, err := encodeJob(j)
+	if err != nil {
+		return err
+	}
+	k := s.keys(j.ID)
+	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password}, fields...)
+	created, err := createScript.Run(ctx, s.client, []string{k.record, s.jobs, k.secret}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("store: create job %s: %w", j.ID, err)
+	}
+	if created == 0 {
+		return tasks.Errorf(tasks.CodeConflict, "job %s already exists", j.ID)
+	}
+	return nil
+}
+
+// GetJob returns the record of job id.
+func (s *Redis) GetJob(ctx context.Context, id string) (*tasks.Job, error) {
+	h, err := s.client.HGetAll(ctx, s.keys(id).record).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: get job %s: %w", id, err)
+	}
+	if len(h) == 0 {
+		return nil, notFound(id)
+	}
+	return decodeJob(h)
+}
+
+// ListQuery selects the jobs ListJobs returns.
+type ListQuery struct {
+	// Status, if not empty, keeps only the jobs in that state.
+	Status tasks.Status
+	// Limit is the most jobs returned. Defaults to 50; at most 1000.
+	Limit int
+	// Cursor is the next value of the previous page; "" starts at the newest.
+	Cursor string
+}
+
+// listChunk is how many index entries ListJobs reads at a time when it
+// filters by status, and so may skip many.
+const listChunk = 200
+
+// ListJobs returns jobs newest first, and the cursor of the next page, ""
+// on the last one. Jobs whose record has expired are dropped from the index.
+func (s *Redis) ListJobs(ctx context.Context, q ListQuery) (jobs []*tasks.Job, next string, err error) {
+	if q.Status != "" && !q.Status.Valid() {
+		return nil, "", tasks.Errorf(tasks.CodeInvalidRequest, "unknown status %q", q.Status)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	pos, err := decodeCursor(q.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	// Reading one job more than asked tells whether a next page exists.
+	chunk := limit + 1
+	if q.Status != "" {
+		chunk = max(chunk, listChunk)
+	}
+	var expired []string
+	for more := true; more && len(jobs) <= limit; {
+		var entries []redis.Z
+		entries, more, err = s.indexAfter(ctx, pos, chunk)
+		if err != nil {
+			return nil, "", err
+		}
+		pipe := s.client.Pipeline()
+		records := make([]*redis.MapStringStringCmd, len(entries))
+		for i, e := range entries {
+			records[i] = pipe.HGetAll(ctx, s.keys(e.Member.(string)).record)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, "", fmt.Errorf("store: list jobs: %w", err)
+		}
+		for i, e := range entries {
+			pos = cursor{ms: int64(e.Score), id: e.Member.(string)}
+			h := records[i].Val()
+			if len(h) == 0 {
+				expired = append(expired, pos.id)
+				continue
+			}
+			j, err := decodeJob(h)
+			if err != nil {
+				return nil, "", err
+			}
+			if q.Status != "" && j.Status != q.Status {
+				continue
+			}
+			if jobs = append(jobs, j); len(jobs) > limit {
+				break
+			}
+		}
+	}
+	if err := s.prune(ctx, expired); err != nil {
+		return nil, "", err
+	}
+	if len(jobs) > limit {
+		jobs = jobs[:limit]
+		last := jobs[limit-1]
+		next = cursor{ms: last.CreatedAt.UnixMilli(), id: last.ID}.String()
+	}
+	return jobs, next, nil
+}
+
+// pruneScript drops index entries whose record is (still) missing: a job
+// created again under the same id in the meantime keeps its entry.
+//
+// KEYS: jobs index, then the record of each job of ARGV.
+// ARGV: job ids.
+var pruneScript = redis.NewScript(`
+for i, id in ipairs(ARGV) do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then redis.call('ZREM', KEYS[1], id) end
+end
+return 0
+`)
+
+// prune drops the index entries of the jobs ids, whose records expired.
+func (s *Redis) prune(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(ids)+1)
+	keys = append(keys, s.jobs)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		keys = append(keys, s.keys(id).record)
+		args[i] = id
+	}
+	if err := pruneScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
+		return fmt.Errorf("store: prune jobs index: %w", err)
+	}
+	return nil
+}
+
+// indexAfter returns up to n entries of the jobs index that come after pos,
+// newest first, and whether more may follow.
+func (s *Redis) indexAfter(ctx context.Context, pos cursor, n int) ([]redis.Z, bool, error) {
+	by := &redis.ZRangeBy{Max: "+inf", Min: "-inf", Count: int64(n)}
+	if pos.id != "" {
+		by.Max = strconv.FormatInt(pos.ms, 10)
+	}
+	for {
+		zs, err := s.client.ZRevRangeByScoreWithScores(ctx, s.jobs, by).Result()
+		if err != nil {
+			return nil, false, fmt.Errorf("store: read jobs index: %w", err)
+		}
+		// Jobs created in the same millisecond as pos share its score and come
+		// in descending id order: those down to pos's own were seen already.
+		i := 0
+		for i < len(zs) && pos.id != "" && int64(zs[i].Score) == pos.ms && zs[i].Member.(string) >= pos.id {
+			i++
+		}
+		if i < len(zs) || len(zs) < n {
+			return zs[i:], len(zs) == n, nil
+		}
+		by.Offset += int64(n)
+	}
+}
+
+// cursor is a position in the jobs index: the score and id of the last job
+// of a page.
+type cursor struct {
+	ms int64
+	id string
+}
+
+// String encodes c as an opaque, URL-safe token.
+func (c cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.ms, 10) + ":" + c.id))
+}
+
+// decodeCursor parses the token String returns; "" is the start.
+func decodeCursor(s string) (cursor, error) {
+	if s == "" {
+		return cursor{}, nil
+	}
+	bad := tasks.Errorf(tasks.CodeInvalidRequest, "invalid cursor %q", s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, bad
+	}
+	ms, id, ok := strings.Cut(string(b), ":")
+	if !ok || id == "" {
+		return cursor{}, bad
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return cursor{}, bad
+	}
+	return cursor{ms: n, id: id}, nil
+}

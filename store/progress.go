@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+	"github.com/redis/go-redis/v9"
+)
+
+// startScript moves an active job to processing and counts one attempt.
+// A missing record gives a nil reply; otherwise the reply is the record.
+//
+// KEYS: record.
+// ARGV: now, status queued, status processing.
+var startScript = redis.NewScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+if status == ARGV[2] or status == ARGV[3] then
+  redis.call('HSET', KEYS[1], 'status', ARGV[3])
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1])
+end
+return redis.call('HGETALL', KEYS[1])
+`)
+
+// StartJob marks a queued or processing job processing, counts one attempt,
+// sets its start time if unset and returns the record. A job in a final
+// state is returned unchanged.
+func (s *Redis) StartJob(ctx context.Context, id string) (*tasks.Job, error) {
+	reply, err := startScript.Run(ctx, s.client, []string{s.keys(id).record},
+		formatTime(time.Now()), string(tasks.StatusQueued), string(tasks.StatusProcessing)).Result()
+	if err != nil {
+		return nil, scriptErr(err, "start", id)
+	}
+	h, err := pairsToMap(reply)
+	if err != nil {
+		return nil, err
+	}
+	return decodeJob(h)
+}
+
+// updateScript sets fields of an existing record; a missing record gives a
+// nil reply.
+//
+// KEYS: record.
+// ARGV: field/value pairs.
+var updateScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`)
+
+func (s *Redis) update(ctx context.Context, op, id string, fields ...any) error {
+	return scriptErr(updateScript.Run(ctx, s.client, []string{s.keys(id).record}, fields...).Err(), op, id)
+}
+
+// SetInput records the blob that holds the job's input, once fetched.
+func (s *Redis) SetInput(ctx context.Context, id, blobKey string, size int64) error {
+	return s.update(ctx, "set input of", id, fieldBlobKey, blobKey, fieldSize, size)
+}
+
+// SetPagesTotal records how many pages (or frames) the job has.
+func (s *Redis) SetPagesTotal(ctx context.Context, id string, n int) error {
+	return s.update(ctx, "set page count of", id, fieldPagesTotal, n)
+}
+
+// DonePages returns the indexes of the job's pages that are done, in
+// ascending order: the checkpoint a retried job resumes from.
+func (s *Redis) DonePages(ctx context.Context, id string) ([]int, error) {
+	k := s.keys(id)
+	pipe := s.client.Pipeline()
+	exists := pipe.Exists(ctx, k.record)
+	members := pipe.SMembers(ctx, k.done)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: done pages of job %s: %w", id, err)
+	}
+	if exists.Val() == 0 {
+		return nil, notFound(id)
+	}
+	done := make([]int, 0, len(members.Val()))
+	for _, m := range members.Val() {
+		i, err := strconv.Atoi(m)
+		if err != nil {
+			return nil, fmt.Errorf("store: done pages of job %s: corrupt index %q", id, m)
+		}
+		done = append(done, i)
+	}
+	slices.Sort(done)
+	return done, nil
+}
+
+// saveScript stores a page result and keeps the done and failed sets, and
+// the counters that mirror their sizes, in step. A done page is never
+// downgraded to failed, and a job no longer active is left alone: its
+// counts went out with its notification and its keys are expiring. A
+// missing record gives a nil reply.
+//
+// KEYS: record, results, idx, done, failed.
+// ARGV: page index, "1" if the page is done else "0", result JSON,
+// status queued, status processing.
+var saveScript = redis.NewScript(`
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+if status ~= ARGV[4] and status ~= ARGV[5] then return 0 end
+local i = ARGV[1]
+if ARGV[2] == '1' then
+  if redis.call('SADD', KEYS[4], i) == 1 then redis.call('HINCRBY', KEYS[1], 'pages_done', 1) end
+  if redis.call('SREM', KEYS[5], i) == 1 then redis.call('HINCRBY', KEYS[1], 'pages_failed', -1) end
+elseif redis.call('SISMEMBER', KEYS[4], i) == 1 then
+  return 0
+elseif redis.call('SADD', KEYS[5], i) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'pages_failed', 1)
+end
+redis.call('HSET', KEYS[2], i, ARGV[3])
+redis.call('ZADD', KEYS[3], i, i)
+return 1
+`)
+
+// SavePage stores the result of one page and updates the job's counts, in
+// one atomic step. Saving a page again replaces its result without counting
+// it twice; a failed page saved done moves from the failed count to the
+// done count; a done page is never downgraded to failed. Results for a job
+// already in a final state are ignored.
+func (s *Redis) SavePage(ctx context.Context, id string, r tasks.PageResult) error {
+	switch {
+	case r.Index < 0:
+		return tasks.Errorf(tasks.CodeInvalidRequest, "job %s: negative page index %d", id, r.Index)
+	case r.Status != tasks.PageDone && r.Status != tasks.PageFailed:
+		return tasks.Errorf(tasks.CodeInvalidRequest, "job %s: page %d has status %q, want done or failed", id, r.Index, r.Status)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: encode page %d of job %s: %w", r.Index, id, err)
+	}
+	done := "0"
+	if r.Status == tasks.PageDone {
+		done = "1"
+	}
+	k := s.keys(id)
+	err = saveScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed},
+		r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing)).Err()
+	return scriptErr(err, "save page "+strconv.Itoa(r.Index)+" of", id)
+}
+
+// Password returns the password submitted with the job, or "" if there was
+// none or the job has ended.
+func (s *Redis) Password(ctx context.Context, id string) (string, error) {
+	pw, err := s.client.Get(ctx, s.keys(id).secret).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: password of job %s: %w", id, err)
+	}
+	return pw, nil
+}

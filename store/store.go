@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNotFound is wrapped by the errors returned for an unknown job, which
+// are also *tasks.Error with tasks.CodeNotFound.
+var ErrNotFound = errors.New("store: job not found")
+
+// Config configures a Redis store. Its zero value is ready to use.
+type Config struct {
+	// Prefix starts every key, so that several deployments can share one
+	// Redis database. It must not contain '{' or '}', which Redis Cluster
+	// reads as a hash tag. Defaults to "mmq".
+	Prefix string
+	// Retention is how long the keys of a job live once it has ended.
+	// Defaults to 7 days.
+	Retention time.Duration
+	// NotificationsMaxLen caps the notifications stream; the cap is
+	// approximate (XADD MAXLEN ~), which lets Redis trim whole nodes.
+	// Defaults to 100000.
+	NotificationsMaxLen int64
+}
+
+func (c *Config) setDefaults() {
+	if c.Prefix == "" {
+		c.Prefix = "mmq"
+	}
+	if c.Retention == 0 {
+		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.NotificationsMaxLen == 0 {
+		c.NotificationsMaxLen = 100000
+	}
+}
+
+// Validate reports the first invalid setting of c.
+func (c Config) Validate() error {
+	switch {
+	case strings.ContainsAny(c.Prefix, "{}"):
+		return fmt.Errorf("store: prefix %q contains a brace", c.Prefix)
+	case c.Retention < time.Second:
+		return fmt.Errorf("store: retention %v is under one second", c.Retention)
+	case c.NotificationsMaxLen < 0:
+		return fmt.Errorf("store: negative notifications max length %d", c.NotificationsMaxLen)
+	}
+	return nil
+}
+
+// Redis is the job store. It is safe for concurrent use.
+type Redis struct {
+	client redis.UniversalClient
+	cfg    Config
+	// jobs and notifications are the global keys.
+	jobs          string
+	notifications string
+}
+
+// New returns a store that keeps its data in client's database.
+func New(client redis.UniversalClient, cfg Config) (*Redis, error) {
+	if client == nil {
+		return nil, errors.New("store: nil Redis client")
+	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Redis{
+		client:        client,
+		cfg:           cfg,
+		jobs:          cfg.Prefix + ":jobs",
+		notifications: cfg.Prefix + ":notifications",
+	}, nil
+}
+
+// Ping checks that Redis answers.
+func (s *Redis) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// jobKeys names the keys of one job.
+type jobKeys struct {
+	record, results, idx, done, failed, secret string
+}
+
+func (s *Redis) keys(id string) jobKeys {
+	// The braces make id a hash tag: all keys of a job share a cluster slot.
+	base := s.cfg.Prefix + ":job:{" + id + "}"
+	return jobKeys{
+		record:  base,
+		results: base + ":results",
+		idx:     base + ":idx",
+		done:    base + ":done",
+		failed:  base + ":failed",
+		secret:  base + ":secret",
+	}
+}
+
+func notFound(id string) error {
+	return &tasks.Error{Code: tasks.CodeNotFound, Message: fmt.Sprintf("job %s not found", id), Err: ErrNotFound}
+}
+
+// scriptErr turns the nil reply a script gives for a missing record into a
+// not-found error, and gives other errors context.
+func scriptErr(err error, op, id string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return notFound(id)
+	}
+	return fmt.Errorf("store: %s job %s: %w", op, id, err)
+}
