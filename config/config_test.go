@@ -104,6 +104,3 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
-
-
-

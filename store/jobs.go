@@ -68,38 +68,29 @@ func (s *Redis) GetJob(ctx context.Context, id string) (*tasks.Job, error) {
 	return decodeJob(h)
 }
 
-// ListQuery selects the jobs ListJobs returns.
-type ListQuery struct {
-	// Status, if not empty, keeps only the jobs in that state.
-	Status tasks.Status
-	// Limit is the most jobs returned. Defaults to 50; at most 1000.
-	Limit int
-	// Cursor is the next value of the previous page; "" starts at the newest.
-	Cursor string
-}
-
 // listChunk is how many index entries ListJobs reads at a time when it
 // filters by status, and so may skip many.
 const listChunk = 200
 
-// ListJobs returns jobs newest first, and the cursor of the next page, ""
-// on the last one. Jobs whose record has expired are dropped from the index.
-func (s *Redis) ListJobs(ctx context.Context, q ListQuery) (jobs []*tasks.Job, next string, err error) {
-	if q.Status != "" && !q.Status.Valid() {
-		return nil, "", tasks.Errorf(tasks.CodeInvalidRequest, "unknown status %q", q.Status)
+// ListJobs returns up to limit jobs (default 50, at most 1000) newest first,
+// only those in status when it is not empty. after is the next cursor of the
+// previous page; "" starts at the newest. next is "" on the last page. Jobs
+// whose record has expired are dropped from the index.
+func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, after string) (jobs []*tasks.Job, next string, err error) {
+	if status != "" && !status.Valid() {
+		return nil, "", tasks.Errorf(tasks.CodeInvalidRequest, "unknown status %q", status)
 	}
-	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
 	}
 	limit = min(limit, 1000)
-	pos, err := decodeCursor(q.Cursor)
+	pos, err := decodeCursor(after)
 	if err != nil {
 		return nil, "", err
 	}
 	// Reading one job more than asked tells whether a next page exists.
 	chunk := limit + 1
-	if q.Status != "" {
+	if status != "" {
 		chunk = max(chunk, listChunk)
 	}
 	var expired []string
@@ -128,7 +119,7 @@ func (s *Redis) ListJobs(ctx context.Context, q ListQuery) (jobs []*tasks.Job, n
 			if err != nil {
 				return nil, "", err
 			}
-			if q.Status != "" && j.Status != q.Status {
+			if status != "" && j.Status != status {
 				continue
 			}
 			if jobs = append(jobs, j); len(jobs) > limit {

@@ -11,11 +11,18 @@ import (
 	"github.com/mmq/mmq/tasks"
 )
 
+// listQuery is one ListJobs call's arguments.
+type listQuery struct {
+	Status tasks.Status
+	Limit  int
+	Cursor string
+}
+
 // listAll pages through ListJobs with q and returns the ids in order.
-func listAll(tb testing.TB, s *store.Redis, q store.ListQuery) (ids []string, pages int) {
+func listAll(tb testing.TB, s *store.Redis, q listQuery) (ids []string, pages int) {
 	tb.Helper()
 	for {
-		jobs, next, err := s.ListJobs(context.Background(), q)
+		jobs, next, err := s.ListJobs(context.Background(), q.Status, q.Limit, q.Cursor)
 		if err != nil {
 			tb.Fatalf("ListJobs(%+v): %v", q, err)
 		}
@@ -61,17 +68,17 @@ func TestListJobs(t *testing.T) {
 	}
 
 	tests := []struct {
-		q         store.ListQuery
+		q         listQuery
 		want      []string
 		wantPages int
 	}{
-		{store.ListQuery{}, newestFirst, 1},
-		{store.ListQuery{Limit: 4}, newestFirst, 8},
-		{store.ListQuery{Limit: 1}, newestFirst, 30},
-		{store.ListQuery{Limit: 10}, newestFirst, 3},
-		{store.ListQuery{Status: tasks.StatusFailed, Limit: 3}, failedNewestFirst, 4},
-		{store.ListQuery{Status: tasks.StatusFailed}, failedNewestFirst, 1},
-		{store.ListQuery{Status: tasks.StatusSucceeded}, nil, 1},
+		{listQuery{}, newestFirst, 1},
+		{listQuery{Limit: 4}, newestFirst, 8},
+		{listQuery{Limit: 1}, newestFirst, 30},
+		{listQuery{Limit: 10}, newestFirst, 3},
+		{listQuery{Status: tasks.StatusFailed, Limit: 3}, failedNewestFirst, 4},
+		{listQuery{Status: tasks.StatusFailed}, failedNewestFirst, 1},
+		{listQuery{Status: tasks.StatusSucceeded}, nil, 1},
 	}
 	for _, tt := range tests {
 		got, pages := listAll(t, b.store, tt.q)
@@ -91,7 +98,7 @@ func TestListJobsPrunesExpired(t *testing.T) {
 	if err := b.client.Del(ctx, "mmq:job:{b}").Err(); err != nil {
 		t.Fatal(err)
 	}
-	jobs, next, err := b.store.ListJobs(ctx, store.ListQuery{})
+	jobs, next, err := b.store.ListJobs(ctx, "", 0, "")
 	if err != nil || next != "" || len(jobs) != 2 {
 		t.Fatalf("ListJobs = %d jobs, %q, %v; want 2 on one page", len(jobs), next, err)
 	}
@@ -103,8 +110,8 @@ func TestListJobsPrunesExpired(t *testing.T) {
 
 func TestListJobsInvalid(t *testing.T) {
 	b := setup(t)
-	for _, q := range []store.ListQuery{{Status: "sleeping"}, {Cursor: "!!"}, {Cursor: "bm8tY29sb24"}} {
-		if _, _, err := b.store.ListJobs(context.Background(), q); tasks.ErrorCode(err) != tasks.CodeInvalidRequest {
+	for _, q := range []listQuery{{Status: "sleeping"}, {Cursor: "!!"}, {Cursor: "bm8tY29sb24"}} {
+		if _, _, err := b.store.ListJobs(context.Background(), q.Status, q.Limit, q.Cursor); tasks.ErrorCode(err) != tasks.CodeInvalidRequest {
 			t.Errorf("ListJobs(%+v) = %v; want code invalid_request", q, err)
 		}
 	}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/config"
+	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/tasks"
+)
+
+// startApp runs the whole program (API, worker, asynqmon) on port 0 against
+// the test Redis, as `mmq run` would.
+func startApp(t *testing.T) (*App, string) {
+	t.Helper()
+	redistest.New(t, redistest.DBCmd) // flush the db
+	t.Setenv("MMQ_REDIS_ADDR", redistest.Addr(t))
+	t.Setenv("MMQ_REDIS_DB", "4")
+	t.Setenv("MMQ_API_ADDR", "127.0.0.1:0")
+	t.Setenv("MMQ_BLOBS_DIR", t.TempDir())
+	t.Setenv("MMQ_WORKER_SHUTDOWN_TIMEOUT", "2s")
+	cfg, err := config.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.DB != redistest.DBCmd {
+		t.Fatalf("test expects db %d", redistest.DBCmd)
+	}
+	app := &App{Config: cfg, Log: zerolog.Nop(), RunAPI: true, RunWorker: true}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close() })
+	return app, "http://" + app.Addr()
+}
+
+// runCLI runs the mmq command line in-process and returns its stdout and
+// exit code.
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	if err != nil {
+		t.Logf("mmq %s: %v (stderr: %s)", strings.Join(args, " "), err, errOut.String())
+		return out.String(), exitCode(err)
+	}
+	return out.String(), 0
+}
+
+func TestSubmitToResultsEndToEnd(t *testing.T) {
+	_, url := startApp(t)
+	ctx := context.Background()
+	c := client.New(url, nil)
+
+	job, err := c.SubmitFile(ctx, "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{Metadata: json.RawMessage(`{"tag":"e2e"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != tasks.StatusQueued || job.PagesTotal != 45 {
+		t.Fatalf("submitted job = %+v, want queued with 45 pages", job)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	job, err = c.Wait(wctx, job.ID, 50*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != tasks.StatusSucceeded || job.PagesDone != 45 || string(job.Metadata) != `{"tag":"e2e"}` {
+		t.Fatalf("job = %+v", job)
+	}
+	rs, err := c.AllResults(ctx, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 45 {
+		t.Fatalf("%d results, want 45", len(rs))
+	}
+	var words int
+	for i, r := range rs {
+		var facts struct {
+			Page      int    `json:"page"`
+			WordCount int    `json:"word_count"`
+			Text      string `json:"text"`
+			SHA256    string `json:"sha256"`
+		}
+		if err := json.Unmarshal(r.Output, &facts); err != nil {
+			t.Fatal(err)
+		}
+		if r.Index != i+1 || facts.Page != i+1 || len(facts.SHA256) != 64 {
+			t.Errorf("result %d: index %d page %d sha %q", i, r.Index, facts.Page, facts.SHA256)
+		}
+		words += facts.WordCount
+	}
+	// read.go.pdf is Go source printed to PDF: its text must come through.
+	if words < 1000 || !strings.Contains(string(rs[0].Output), "package") {
+		t.Errorf("only %d words over 45 pages; page 1 output %.200s", words, rs[0].Output)
+	}
+
+	// The CLI reads the same job.
+	out, code := runCLI(t, "status", job.ID, "--server", url)
+	if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "45 done") {
+		t.Errorf("mmq status: exit %d, output:\n%s", code, out)
+	}
+	out, code = runCLI(t, "results", job.ID, "--json", "--server", url)
+	var cliResults []tasks.PageResult
+	if code != 0 || json.Unmarshal([]byte(out), &cliResults) != nil || len(cliResults) != 45 {
+		t.Errorf("mmq results --json: exit %d, %d results", code, len(cliResults))
+	}
+
+	// asynqmon is served beside the API and shows the queues.
+	resp, err := http.Get(url + "/monitoring/api/queues")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := new(bytes.Buffer)
+	_, _ = body.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(body.String(), `"default"`) {
+		t.Errorf("asynqmon queues: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestCLISubmitWaitAndExitCodes(t *testing.T) {
+	_, url := startApp(t)
+	out, code := runCLI(t, "submit", "testdata/qpdf-enc-R3-rc4-128-userpw-view.pdf", "--password", "view", "--wait", "--server", url)
+	if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "30 total, 30 done") {
+		t.Errorf("submit --wait: exit %d, output:\n%s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "notes.pdf")
+	if err := os.WriteFile(bad, []byte("<html>not a pdf</html>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, code := runCLI(t, "submit", bad, "--server", url); code != exitRejected {
+		t.Errorf("submit of HTML named .pdf: exit %d, want %d", code, exitRejected)
+	}
+	if _, code := runCLI(t, "submit", "testdata/qpdf-enc-R3-rc4-128-userpw-view.pdf", "--server", url); code != exitRejected {
+		t.Errorf("submit of an encrypted PDF without password: exit %d, want %d", code, exitRejected)
+	}
+	if _, code := runCLI(t, "status", "no-such-job", "--server", url); code != exitRejected {
+		t.Errorf("status of an unknown job: exit %d, want %d", code, exitRejected)
+	}
+	if _, code := runCLI(t, "status", "x", "--server", "http://127.0.0.1:1"); code != exitUnavailable {
+		t.Errorf("status against no server: exit %d, want %d", code, exitUnavailable)
+	}
+	if _, code := runCLI(t, "submit"); code != exitUsage {
+		t.Errorf("submit without a file: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// `mmq run` with no Redis configured starts an embedded one and says so.
+func TestRunWithEmbeddedRedis(t *testing.T) {
+	t.Setenv("MMQ_REDIS_ADDR", "")
+	t.Setenv("MMQ_API_ADDR", "127.0.0.1:0")
+	t.Setenv("MMQ_BLOBS_DIR", t.TempDir())
+	cfg, err := config.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &App{Config: cfg, Log: zerolog.Nop(), RunAPI: true, RunWorker: true, AllowEmbedded: true}
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	var b bytes.Buffer
+	banner(&b, app)
+	if !app.Embedded() || !strings.Contains(b.String(), "EMBEDDED") || !strings.Contains(b.String(), "MMQ_REDIS_ADDR") {
+		t.Errorf("banner does not announce the embedded Redis:\n%s", b.String())
+	}
+	c := client.New("http://"+app.Addr(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	job, err := c.SubmitFile(ctx, "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err = c.Wait(ctx, job.ID, 50*time.Millisecond, nil)
+	if err != nil || job.Status != tasks.StatusSucceeded {
+		t.Fatalf("job on embedded Redis: %+v, %v", job, err)
+	}
+
+	// Without AllowEmbedded (mmq api, mmq worker) an empty address is refused.
+	other := &App{Config: cfg, Log: zerolog.Nop(), RunWorker: true}
+	if err := other.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "redis.addr") {
+		t.Errorf("worker without redis.addr: err %v", err)
+	}
+}
+
