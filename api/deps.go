@@ -1,0 +1,53 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/mmq/mmq/tasks"
+)
+
+// Store is what the API needs of the job store. store.Redis implements it.
+type Store interface {
+	// CreateJob stores a new job record and keeps password, if not empty,
+	// apart from the record.
+	CreateJob(ctx context.Context, j *tasks.Job, password string) error
+	// GetJob returns a job; an unknown id is a *tasks.Error with CodeNotFound.
+	GetJob(ctx context.Context, id string) (*tasks.Job, error)
+	// ListJobs returns up to limit jobs, newest first, in status if not empty,
+	// and the cursor of the next page, empty on the last one.
+	ListJobs(ctx context.Context, status tasks.Status, limit int, cursor string) (jobs []*tasks.Job, next string, err error)
+	// Results returns up to limit page results with Index > after, in
+	// ascending order, and whether more follow. after = -1 starts at the
+	// beginning.
+	Results(ctx context.Context, id string, after, limit int) (rs []tasks.PageResult, more bool, err error)
+	// FinishJob moves a job to a final state; the API uses it to fail a job
+	// it could not enqueue.
+	FinishJob(ctx context.Context, id string, status tasks.Status, code tasks.Code, msg string) (*tasks.Job, error)
+	// Notifications returns up to count notifications after the stream id
+	// after, waiting up to block for the first one.
+	Notifications(ctx context.Context, after string, count int64, block time.Duration) ([]tasks.Notification, error)
+	// Ping checks the store answers; /readyz reports it as "redis".
+	Ping(ctx context.Context) error
+}
+
+// Blobs keeps job inputs. store.LocalBlobs implements it.
+type Blobs interface {
+	Put(ctx context.Context, data []byte) (key string, err error)
+}
+
+// Enqueuer puts tasks on the queue. *asynq.Client implements it.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// SniffFunc tells a job's kind from its first bytes. media.SniffKind
+// implements it; it returns a *tasks.Error with CodeEmptyFile or
+// CodeUnsupportedType for input mmq cannot analyze.
+type SniffFunc func(data []byte) (tasks.Kind, error)
+
+// InspectPDFFunc opens a PDF once and returns its page count. Its errors are
+// *tasks.Error with CodeInvalidPDF, CodeEncryptedPDF, CodeWrongPassword or
+// CodeTooManyPages (more than maxPages pages).
+type InspectPDFFunc func(ctx context.Context, data []byte, password string, maxPages int) (pages int, err error)

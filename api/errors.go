@@ -1,0 +1,89 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/mmq/mmq/tasks"
+)
+
+// statusOf is the one table from error code to HTTP status. A code missing
+// from it is a 500.
+var statusOf = map[tasks.Code]int{
+	tasks.CodeEmptyFile:       http.StatusBadRequest,
+	tasks.CodeInvalidRequest:  http.StatusBadRequest,
+	tasks.CodeInvalidURL:      http.StatusBadRequest,
+	tasks.CodeNotFound:        http.StatusNotFound,
+	tasks.CodeConflict:        http.StatusConflict,
+	tasks.CodeFileTooLarge:    http.StatusRequestEntityTooLarge,
+	tasks.CodeUnsupportedType: http.StatusUnsupportedMediaType,
+	tasks.CodeInvalidPDF:      http.StatusUnprocessableEntity,
+	tasks.CodeEncryptedPDF:    http.StatusUnprocessableEntity,
+	tasks.CodeWrongPassword:   http.StatusUnprocessableEntity,
+	tasks.CodeTooManyPages:    http.StatusUnprocessableEntity,
+	tasks.CodeFetchFailed:     http.StatusUnprocessableEntity,
+	tasks.CodeProviderRefused: http.StatusUnprocessableEntity,
+	tasks.CodeProviderFailed:  http.StatusBadGateway,
+	tasks.CodeUnavailable:     http.StatusServiceUnavailable,
+	tasks.CodeTimeout:         http.StatusGatewayTimeout,
+	// The client went away; nobody reads this status but the access log,
+	// where nginx's 499 says what happened.
+	tasks.CodeCanceled: 499,
+	tasks.CodeInternal: http.StatusInternalServerError,
+}
+
+// httpStatus returns the HTTP status of code.
+func httpStatus(code tasks.Code) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the body of every error response.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    tasks.Code `json:"code"`
+	Message string     `json:"message"`
+}
+
+// internalMessage is all a client learns of a 5xx without a message of its own.
+const internalMessage = "internal error"
+
+// writeError writes err as an error response. The status comes from err's
+// code; a client sees the message of a *tasks.Error, never its cause, and only
+// a generic message for an error without a code. The cause goes to the
+// request's access log line.
+func writeError(w http.ResponseWriter, err error) {
+	code := tasks.ErrorCode(err)
+	status := httpStatus(code)
+	var msg string
+	var te *tasks.Error
+	switch {
+	case errors.As(err, &te) && te.Message != "":
+		msg = te.Message
+	case status == http.StatusInternalServerError || http.StatusText(status) == "":
+		msg = internalMessage
+	default:
+		msg = strings.ToLower(http.StatusText(status))
+	}
+	if rec, ok := w.(interface{ recordError(tasks.Code, error) }); ok {
+		rec.recordError(code, err)
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+}
+
+// writeJSON writes v as the JSON body of a response with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	// An encoding error here means the client went away mid-write; the
+	// status is already sent and the access log has it.
+	_ = json.NewEncoder(w).Encode(v)
+}

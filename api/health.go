@@ -1,0 +1,60 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// redisCheck names the store's ping among the readiness checks.
+const redisCheck = "redis"
+
+// healthResponse is the body of /healthz and /readyz.
+type healthResponse struct {
+	Status string `json:"status"`
+	// Checks maps each readiness check to "ok" or its error message.
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+// handleHealth answers as long as the process serves HTTP: GET /healthz.
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, healthResponse{Status: "ok"})
+}
+
+// handleReady runs every readiness check at once under one ReadinessTimeout
+// and answers 503 if any fails: GET /readyz. Checks must return when their
+// context ends.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	checks := make(map[string]func(context.Context) error, len(s.deps.Checks)+1)
+	checks[redisCheck] = s.deps.Store.Ping
+	for name, check := range s.deps.Checks {
+		checks[name] = check
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadinessTimeout)
+	defer cancel()
+
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		results = make(map[string]string, len(checks))
+		ready   = true
+	)
+	for name, check := range checks {
+		wg.Go(func() {
+			err := check(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			results[name] = "ok"
+			if err != nil {
+				results[name] = err.Error()
+				ready = false
+			}
+		})
+	}
+	wg.Wait()
+	if !ready {
+		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable", Checks: results})
+		return
+	}
+	writeJSON(w, http.StatusOK, healthResponse{Status: "ready", Checks: results})
+}

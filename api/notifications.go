@@ -1,0 +1,72 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+)
+
+// Limits of GET /v1/notifications.
+const (
+	defaultNotificationLimit = 100
+	maxNotificationLimit     = 1000
+	// maxNotificationWait bounds a long poll, below the write timeouts that
+	// proxies and the server commonly use.
+	maxNotificationWait = 30 * time.Second
+)
+
+// streamIDPattern is a Redis stream id, complete ("1700000000000-0") or as a
+// millisecond time ("0" is the start of the stream).
+var streamIDPattern = regexp.MustCompile(`^[0-9]{1,20}(-[0-9]{1,20})?$`)
+
+// notificationsResponse is the body of GET /v1/notifications.
+type notificationsResponse struct {
+	Notifications []tasks.Notification `json:"notifications"`
+	// LastID is the id to pass as after in the next poll: the last
+	// notification's, or the request's after when none came.
+	LastID string `json:"last_id"`
+}
+
+// handleNotifications returns completion notifications after a stream id,
+// waiting up to wait (at most 30 s) for the first one:
+// GET /v1/notifications?after=&limit=&wait=. Without after it reads from the
+// start of the stream.
+func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after := q.Get("after")
+	if after == "" {
+		after = "0"
+	}
+	if !streamIDPattern.MatchString(after) {
+		writeError(w, tasks.Errorf(tasks.CodeInvalidRequest, "after must be a notification id from last_id"))
+		return
+	}
+	limit, err := queryLimit(q, defaultNotificationLimit, maxNotificationLimit)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var wait time.Duration
+	if v := q.Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
+			writeError(w, tasks.Errorf(tasks.CodeInvalidRequest, "wait must be a duration such as 10s"))
+			return
+		}
+		wait = min(wait, maxNotificationWait)
+	}
+	ns, err := s.deps.Store.Notifications(r.Context(), after, int64(limit), wait)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	resp := notificationsResponse{Notifications: ns, LastID: after}
+	if resp.Notifications == nil {
+		resp.Notifications = []tasks.Notification{}
+	}
+	if len(ns) > 0 {
+		resp.LastID = ns[len(ns)-1].StreamID
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,199 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"runtime"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/mmq/mmq/tasks"
+	"github.com/rs/zerolog"
+)
+
+// Config tunes the API. Zero values mean the documented defaults.
+type Config struct {
+	// MaxUploadBytes bounds an uploaded file; a larger one is refused with
+	// 413 file_too_large. Defaults to 100 MiB.
+	MaxUploadBytes int64
+	// MaxPages bounds the pages of a document. A job's max_pages may lower
+	// it, never raise it. Defaults to 2000.
+	MaxPages int
+	// DefaultTask is the analysis task of a job that names none. Defaults to
+	// "general_qa".
+	DefaultTask string
+	// Enqueue holds the asynq options of every analysis task; see
+	// tasks.EnqueueConfig for its defaults.
+	Enqueue tasks.EnqueueConfig
+	// ReadinessTimeout bounds the readiness checks of /readyz. Defaults to 2 s.
+	ReadinessTimeout time.Duration
+	// MaxConcurrentInspections bounds how many uploads Deps.InspectPDF reads
+	// at once; later ones wait. pdfcpu holds a document in about ten times
+	// its size, so this bounds the API's memory. Defaults to GOMAXPROCS.
+	MaxConcurrentInspections int
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxUploadBytes   = 100 << 20
+	DefaultMaxPages         = 2000
+	DefaultTask             = "general_qa"
+	DefaultReadinessTimeout = 2 * time.Second
+)
+
+// taskPattern is what a task name looks like: it names a prompt template, so
+// it is kept to characters that are safe in a file name and a log line.
+var taskPattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+func (c *Config) setDefaults() {
+	if c.MaxUploadBytes == 0 {
+		c.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if c.MaxPages == 0 {
+		c.MaxPages = DefaultMaxPages
+	}
+	if c.DefaultTask == "" {
+		c.DefaultTask = DefaultTask
+	}
+	if c.ReadinessTimeout == 0 {
+		c.ReadinessTimeout = DefaultReadinessTimeout
+	}
+	if c.MaxConcurrentInspections == 0 {
+		c.MaxConcurrentInspections = runtime.GOMAXPROCS(0)
+	}
+}
+
+// Validate reports a Config that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxUploadBytes < 0:
+		return fmt.Errorf("api: MaxUploadBytes %d is negative", c.MaxUploadBytes)
+	case c.MaxPages < 0:
+		return fmt.Errorf("api: MaxPages %d is negative", c.MaxPages)
+	case !taskPattern.MatchString(c.DefaultTask):
+		return fmt.Errorf("api: DefaultTask %q does not match %s", c.DefaultTask, taskPattern)
+	case c.ReadinessTimeout < 0:
+		return fmt.Errorf("api: ReadinessTimeout %v is negative", c.ReadinessTimeout)
+	case c.MaxConcurrentInspections < 0:
+		return fmt.Errorf("api: MaxConcurrentInspections %d is negative", c.MaxConcurrentInspections)
+	}
+	return nil
+}
+
+// Deps are the parts the API works with. Store, Blobs, Queue and Sniff are
+// required.
+type Deps struct {
+	Store Store
+	Blobs Blobs
+	Queue Enqueuer
+	// Sniff tells an upload's kind from its bytes.
+	Sniff SniffFunc
+	// InspectPDF, if set, opens every uploaded PDF before the job is
+	// accepted, so that corrupt, encrypted and oversized documents are
+	// refused with a 4xx and the job records its page count. Without it
+	// those checks happen in the worker and end as failed jobs.
+	InspectPDF InspectPDFFunc
+	// Checks are extra readiness checks (for example "ffmpeg"), run by
+	// /readyz next to the store's ping, which it reports as "redis".
+	Checks map[string]func(context.Context) error
+	// Logger receives one access log line per request and the causes of
+	// internal errors. Defaults to a disabled logger.
+	Logger zerolog.Logger
+	// NewID returns a new job id. Defaults to a UUIDv7 string, whose time
+	// order makes ids sort by submission.
+	NewID func() string
+}
+
+func (d *Deps) setDefaults() {
+	if d.NewID == nil {
+		d.NewID = newUUIDv7
+	}
+}
+
+// Validate reports missing required parts.
+func (d *Deps) Validate() error {
+	var errs []error
+	if d.Store == nil {
+		errs = append(errs, errors.New("api: Deps.Store is required"))
+	}
+	if d.Blobs == nil {
+		errs = append(errs, errors.New("api: Deps.Blobs is required"))
+	}
+	if d.Queue == nil {
+		errs = append(errs, errors.New("api: Deps.Queue is required"))
+	}
+	if d.Sniff == nil {
+		errs = append(errs, errors.New("api: Deps.Sniff is required"))
+	}
+	for name, check := range d.Checks {
+		if name == redisCheck {
+			errs = append(errs, fmt.Errorf("api: Deps.Checks: %q is reserved for the store's ping", redisCheck))
+		}
+		if check == nil {
+			errs = append(errs, fmt.Errorf("api: Deps.Checks[%q] is nil", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func newUUIDv7() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		// NewV7 fails only when the system's random source does; a v4
+		// id is as unique, it only loses the time order.
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// Server serves the API. Create it with New.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     zerolog.Logger
+	handler http.Handler
+	// inspections holds a token per running InspectPDF.
+	inspections chan struct{}
+}
+
+// New returns a Server, or an error if cfg or deps cannot work.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	deps.setDefaults()
+	if err := deps.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:         cfg,
+		deps:        deps,
+		log:         deps.Logger,
+		inspections: make(chan struct{}, cfg.MaxConcurrentInspections),
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the API's routes wrapped in request-id, access-log and
+// panic-recovery middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/jobs", s.handleSubmit)
+	mux.HandleFunc("GET /v1/jobs", s.handleListJobs)
+	mux.HandleFunc("GET /v1/jobs/{id}", s.handleGetJob)
+	mux.HandleFunc("GET /v1/jobs/{id}/results", s.handleResults)
+	mux.HandleFunc("GET /v1/notifications", s.handleNotifications)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, tasks.Errorf(tasks.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
+	})
+	return s.withRequestID(s.withAccessLog(withRecovery(mux)))
+}
