@@ -198,4 +198,3 @@ func TestRunWithEmbeddedRedis(t *testing.T) {
 		t.Errorf("worker without redis.addr: err %v", err)
 	}
 }
-
