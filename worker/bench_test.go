@@ -103,7 +103,8 @@ func BenchmarkPickupLatency(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
 		interval time.Duration
-	}{{"mmq-default-10ms", 0}, {"asynq-default-1s", time.Second}} {
+		samples  int
+	}{{"mmq-default-10ms", 0, 60}, {"asynq-default-1s", time.Second, 12}} {
 		b.Run(tc.name, func(b *testing.B) {
 			opt := redistest.Options(b, redistest.DBBench)
 			rdb := redis.NewClient(opt)
@@ -126,7 +127,7 @@ func BenchmarkPickupLatency(b *testing.B) {
 			client := asynq.NewClientFromRedisClient(rdb)
 
 			idleCPU := redisCPUWhileIdle(b, rdb, 2*time.Second)
-			samples := 40
+			samples := tc.samples
 			lat := make([]time.Duration, 0, samples)
 			b.ResetTimer()
 			for i := range samples {
