@@ -1,0 +1,19 @@
+// Package analyzer turns one unit of a job — a single-page PDF or, later, a
+// video frame — into a structured result, behind the Analyze method the
+// worker calls.
+//
+// [Local] is the offline analyzer. For a page it reports [PageFacts]: the
+// visible size and rotation, the text with word, character and line counts,
+// the images painted, the fonts selected and the SHA-256 of the page. pdfcpu
+// reads the page (relaxed, without validation or optimization) and walks its
+// content stream; poppler's pdftotext, when installed, provides the text. A
+// host without pdftotext still works: the text then comes from a rough
+// decoding of the content stream's text operators, labeled as such in
+// PageFacts.TextSource.
+//
+// [Noop] and [Sleep] do no analysis; they stand in for an analyzer in
+// benchmarks and fan-out tests.
+//
+// The package knows tasks and nothing else of mmq: the worker uses it through
+// its own Analyzer interface, and cmd/mmq builds it.
+package analyzer

@@ -1,0 +1,199 @@
+package analyzer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"os/exec"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+)
+
+// Analyzer turns one page or frame into a structured result. It has the
+// method set of worker.Analyzer and is declared here for documentation and
+// compile-time checks; the worker declares its own.
+type Analyzer interface {
+	Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, error)
+}
+
+var _ Analyzer = (*Local)(nil)
+
+// LocalName is the Analysis.Analyzer of the local analyzer.
+const LocalName = "local"
+
+// Text extractors, the values of Local.TextExtractor.
+const (
+	ExtractorPDFToText = "pdftotext"
+	ExtractorFallback  = "fallback"
+)
+
+// maxTextBytes bounds the text kept for one page.
+const maxTextBytes = 4 << 20
+
+// LocalConfig configures the local analyzer. The zero value is ready to use.
+type LocalConfig struct {
+	// PDFToTextPath is the pdftotext binary (poppler-utils), a path or a name
+	// looked up on PATH. Defaults to "pdftotext". When it cannot be found,
+	// Local does not fail: it extracts a rough text from the content stream
+	// instead, and TextExtractor reports "fallback".
+	PDFToTextPath string
+	// Timeout bounds one pdftotext run; a page that takes longer falls back
+	// to the content-stream text with a warning. Defaults to 30 seconds.
+	Timeout time.Duration
+}
+
+func (c *LocalConfig) setDefaults() {
+	if c.PDFToTextPath == "" {
+		c.PDFToTextPath = "pdftotext"
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c LocalConfig) Validate() error {
+	if c.Timeout < 0 {
+		return fmt.Errorf("analyzer: LocalConfig.Timeout must not be negative, got %v", c.Timeout)
+	}
+	return nil
+}
+
+// Local is the offline analyzer: for each page it reports the facts of
+// PageFacts, read with pdfcpu and pdftotext, without calling any model. It
+// does not analyze video frames yet. It is safe for concurrent use.
+type Local struct {
+	timeout time.Duration
+	// pdfToText is the resolved pdftotext path, "" when none was found.
+	pdfToText string
+}
+
+// NewLocal returns a local analyzer configured by cfg. It looks pdftotext up
+// once, here; see TextExtractor for the outcome.
+func NewLocal(cfg LocalConfig) (*Local, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Local{timeout: cfg.Timeout}
+	if path, err := exec.LookPath(cfg.PDFToTextPath); err == nil {
+		l.pdfToText = path
+	}
+	return l, nil
+}
+
+// TextExtractor names how Local extracts page text, for /readyz and logs:
+// ExtractorPDFToText, or ExtractorFallback when pdftotext was not found.
+func (l *Local) TextExtractor() string {
+	if l.pdfToText == "" {
+		return ExtractorFallback
+	}
+	return ExtractorPDFToText
+}
+
+// Analyze returns the PageFacts of a document page as JSON. Input it can
+// never analyze yields a permanent *tasks.Error: CodeInvalidRequest for a
+// malformed unit, CodeInvalidPDF or CodeEncryptedPDF for a page pdfcpu cannot
+// read, CodeUnsupportedType for a video frame. A canceled ctx stops
+// pdftotext and returns ctx's error.
+func (l *Local) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, error) {
+	switch u.Kind {
+	case tasks.KindDocument:
+	case tasks.KindVideo:
+		return tasks.Analysis{}, tasks.Errorf(tasks.CodeUnsupportedType, "frame analysis not implemented yet")
+	default:
+		return tasks.Analysis{}, tasks.Errorf(tasks.CodeInvalidRequest, "unit %d has unknown kind %q", u.Index, u.Kind)
+	}
+
+	facts, err := l.analyzePage(ctx, u)
+	if err != nil {
+		return tasks.Analysis{}, err
+	}
+	// Page text is full of <, > and &: keep them readable in the stored JSON.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(facts); err != nil {
+		return tasks.Analysis{}, fmt.Errorf("analyzer: encode facts of page %d: %w", u.Index, err)
+	}
+	return tasks.Analysis{Output: bytes.TrimSuffix(out.Bytes(), []byte("\n")), Analyzer: LocalName}, nil
+}
+
+func (l *Local) analyzePage(ctx context.Context, u tasks.Unit) (*PageFacts, error) {
+	if err := checkPDFUnit(u); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("analyzer: page %d: %w", u.Index, err)
+	}
+
+	page, err := readPage(ctx, u.Data, maxTextBytes)
+	if err != nil {
+		return nil, pageReadError(ctx, u.Index, err)
+	}
+
+	sum := sha256.Sum256(u.Data)
+	facts := &PageFacts{
+		Page:       u.Index,
+		WidthPt:    page.width,
+		HeightPt:   page.height,
+		Rotation:   page.rotation,
+		ImageCount: page.scan.images,
+		Fonts:      page.scan.fonts,
+		SHA256:     hex.EncodeToString(sum[:]),
+	}
+	facts.Warnings = append(facts.Warnings, page.warnings...)
+	facts.Warnings = append(facts.Warnings, page.scan.warnings...)
+
+	text, source, truncated := page.scan.text, TextSourceContentStream, page.scan.truncated
+	if l.pdfToText != "" {
+		t, trunc, err := pdfToText(ctx, l.pdfToText, l.timeout, u.Data, maxTextBytes)
+		switch {
+		case err == nil:
+			text, source, truncated = t, TextSourcePDFToText, trunc
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("analyzer: page %d: %w", u.Index, ctx.Err())
+		default:
+			facts.Warnings = append(facts.Warnings, err.Error()+"; text is the content-stream fallback")
+		}
+	}
+	if truncated {
+		facts.Warnings = append(facts.Warnings, fmt.Sprintf("text truncated to %d bytes", maxTextBytes))
+	}
+	facts.setText(text, source)
+	return facts, nil
+}
+
+// checkPDFUnit rejects a document unit that cannot hold a PDF. An empty MIME
+// is taken to mean application/pdf.
+func checkPDFUnit(u tasks.Unit) error {
+	if len(u.Data) == 0 {
+		return tasks.Errorf(tasks.CodeInvalidRequest, "page %d has no data", u.Index)
+	}
+	if u.MIME == "" {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(u.MIME); err != nil || mt != "application/pdf" {
+		return tasks.Errorf(tasks.CodeInvalidRequest, "page %d has media type %q, want application/pdf", u.Index, u.MIME)
+	}
+	return nil
+}
+
+// pageReadError classifies a failure to read a page with pdfcpu.
+func pageReadError(ctx context.Context, index int, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("analyzer: page %d: %w", index, ctx.Err())
+	case errors.Is(err, pdfcpu.ErrWrongPassword):
+		return tasks.WrapError(tasks.CodeEncryptedPDF, err, fmt.Sprintf("page %d is encrypted", index))
+	default:
+		return tasks.WrapError(tasks.CodeInvalidPDF, err, fmt.Sprintf("page %d is not a readable PDF", index))
+	}
+}
