@@ -31,6 +31,9 @@ const (
 	fieldCreatedAt    = "created_at"
 	fieldStartedAt    = "started_at"
 	fieldFinishedAt   = "finished_at"
+	fieldBatchID      = "batch_id"
+	fieldCallbackURL  = "callback_url"
+	fieldVideo        = "video"
 )
 
 // encodeJob returns j as field/value pairs for HSET. Empty optional fields
@@ -62,6 +65,15 @@ func encodeJob(j *tasks.Job) ([]any, error) {
 	optional(fieldBlobKey, j.BlobKey)
 	optional(fieldErrorCode, string(j.ErrorCode))
 	optional(fieldErrorMessage, j.ErrorMessage)
+	optional(fieldBatchID, j.BatchID)
+	optional(fieldCallbackURL, j.CallbackURL)
+	if j.Video != nil {
+		v, err := json.Marshal(j.Video)
+		if err != nil {
+			return nil, fmt.Errorf("store: encode video info of job %s: %w", j.ID, err)
+		}
+		f = append(f, fieldVideo, v)
+	}
 	if j.Size != 0 {
 		f = append(f, fieldSize, j.Size)
 	}
@@ -95,6 +107,8 @@ func decodeJob(h map[string]string) (*tasks.Job, error) {
 		Attempts:     int(r.int(fieldAttempts)),
 		ErrorCode:    tasks.Code(h[fieldErrorCode]),
 		ErrorMessage: h[fieldErrorMessage],
+		BatchID:      h[fieldBatchID],
+		CallbackURL:  h[fieldCallbackURL],
 		StartedAt:    r.optionalTime(fieldStartedAt),
 		FinishedAt:   r.optionalTime(fieldFinishedAt),
 	}
@@ -106,6 +120,10 @@ func decodeJob(h map[string]string) (*tasks.Job, error) {
 	}
 	if v := h[fieldOptions]; v != "" && r.err == nil {
 		r.err = json.Unmarshal([]byte(v), &j.Options)
+	}
+	if v := h[fieldVideo]; v != "" && r.err == nil {
+		j.Video = new(tasks.VideoInfo)
+		r.err = json.Unmarshal([]byte(v), j.Video)
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("store: corrupt record of job %s: %w", j.ID, r.err)

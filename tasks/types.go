@@ -86,6 +86,15 @@ type Options struct {
 	Priority Priority `json:"priority,omitempty"`
 	// MaxPages refuses documents with more pages. 0 means the configured limit.
 	MaxPages int `json:"max_pages,omitempty"`
+
+	// Video options (see the video issue): Sample is "fps:<n>",
+	// "scene:<threshold>" or "keyframes"; MaxFrames caps the frames analyzed
+	// (0 = configured default); Start and End bound the analyzed time range
+	// in seconds (0 = whole video).
+	Sample    string  `json:"sample,omitempty"`
+	MaxFrames int     `json:"max_frames,omitempty"`
+	Start     float64 `json:"start,omitempty"`
+	End       float64 `json:"end,omitempty"`
 }
 
 // AnalyzePayload is the payload of a document:analyze or video:analyze task.
@@ -111,6 +120,13 @@ type Job struct {
 	SourceURL string `json:"source_url,omitempty"`
 	BlobKey   string `json:"blob_key,omitempty"`
 	Size      int64  `json:"size,omitempty"`
+	// BatchID is the batch the job belongs to, if any.
+	BatchID string `json:"batch_id,omitempty"`
+	// CallbackURL receives the job's signed webhook when it ends.
+	CallbackURL string `json:"callback_url,omitempty"`
+	// Video holds the facts ffprobe found, for video jobs.
+	Video *VideoInfo `json:"video,omitempty"`
+
 	// HasPassword says the job was submitted with a password; the password
 	// itself is kept apart from the record and deleted when the job ends.
 	HasPassword bool `json:"has_password,omitempty"`
@@ -143,6 +159,10 @@ type PageResult struct {
 	// Index is the 1-based page number, or the 0-based frame index.
 	Index  int        `json:"index"`
 	Status PageStatus `json:"status"`
+	// Timestamp (seconds), Width and Height describe a video frame.
+	Timestamp float64 `json:"timestamp,omitempty"`
+	Width     int     `json:"width,omitempty"`
+	Height    int     `json:"height,omitempty"`
 	// Attempts is how many analysis calls this page took.
 	Attempts   int   `json:"attempts"`
 	DurationMS int64 `json:"duration_ms"`
@@ -167,6 +187,21 @@ type Unit struct {
 	MIME string
 	// Task is the job's analysis task.
 	Task string
+	// Timestamp is a frame's presentation time in seconds; 0 for pages.
+	Timestamp float64
+	// Width and Height are a frame's dimensions in pixels; 0 for pages.
+	Width, Height int
+}
+
+// VideoInfo is what ffprobe (or the GIF decoder) reports about a video.
+type VideoInfo struct {
+	DurationSec float64 `json:"duration_sec"`
+	FPS         float64 `json:"fps"`
+	Codec       string  `json:"codec"`
+	Width       int     `json:"width"`
+	Height      int     `json:"height"`
+	HasAudio    bool    `json:"has_audio"`
+	Format      string  `json:"format,omitempty"`
 }
 
 // Notification is appended to the store's notification stream when a job ends.
