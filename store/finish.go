@@ -19,9 +19,16 @@ import (
 // what keeps its counts exact while pages are being saved. Notifications
 // makes the JSON when it reads the entry.
 //
+// When the job belongs to a batch, the batch's counters move in the same
+// step, and the job that ends the batch marks it completed and appends the
+// batch.completed entry: exactly one job does, however many workers finish
+// jobs of the batch at the same moment. The batch key is built in the
+// script from the record's batch_id (like the stream, a key of another
+// cluster slot; see the package documentation).
+//
 // KEYS: record, results, idx, done, failed, secret, notifications stream.
 // ARGV: final status, finished_at, error code, error message, retention in
-// ms, stream max length, status queued, status processing.
+// ms, stream max length, status queued, status processing, key prefix.
 var finishScript = redis.NewScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
@@ -33,6 +40,22 @@ redis.call('DEL', KEYS[6])
 local record = redis.call('HGETALL', KEYS[1])
 redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', unpack(record))
 for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+local batch = redis.call('HGET', KEYS[1], 'batch_id')
+if batch then
+  local bk = ARGV[9] .. ':batch:{' .. batch .. '}'
+  if redis.call('EXISTS', bk) == 1 then
+    redis.call('HINCRBY', bk, 'n_' .. ARGV[1], 1)
+    local ended = redis.call('HINCRBY', bk, 'ended', 1)
+    if ended >= tonumber(redis.call('HGET', bk, 'total')) and redis.call('HGET', bk, 'status') == 'processing' then
+      redis.call('HSET', bk, 'status', 'completed', 'finished_at', ARGV[2])
+      redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'event', 'batch.completed', unpack(redis.call('HGETALL', bk)))
+      redis.call('PEXPIRE', bk, ARGV[5])
+      redis.call('PEXPIRE', bk .. ':jobs', ARGV[5])
+      table.insert(record, '_batch_completed')
+      table.insert(record, '1')
+    end
+  end
+end
 return record
 `)
 
@@ -41,7 +64,8 @@ return record
 // the same atomic step it appends the job's notification to the stream,
 // deletes the job's password and sets the TTL of all its keys to
 // Config.Retention. A job already final is returned unchanged, so its
-// notification is written once.
+// notification is written once. When this job's end completed its batch,
+// the returned job's CompletedBatch is true.
 //
 // The stream is a global key; see the package documentation about Redis
 // Cluster.
@@ -54,7 +78,7 @@ func (s *Redis) FinishJob(ctx context.Context, id string, status tasks.Status, c
 		[]string{k.record, k.results, k.idx, k.done, k.failed, k.secret, s.notifications},
 		string(status), formatTime(time.Now()), string(code), msg,
 		s.cfg.Retention.Milliseconds(), s.cfg.NotificationsMaxLen,
-		string(tasks.StatusQueued), string(tasks.StatusProcessing)).Result()
+		string(tasks.StatusQueued), string(tasks.StatusProcessing), s.cfg.Prefix).Result()
 	if err != nil {
 		return nil, scriptErr(err, "finish", id)
 	}
@@ -62,5 +86,10 @@ func (s *Redis) FinishJob(ctx context.Context, id string, status tasks.Status, c
 	if err != nil {
 		return nil, err
 	}
-	return decodeJob(h)
+	j, err := decodeJob(h)
+	if err != nil {
+		return nil, err
+	}
+	j.CompletedBatch = h["_batch_completed"] == "1"
+	return j, nil
 }

@@ -49,14 +49,30 @@ func (s *Redis) Notifications(ctx context.Context, after string, count int64, bl
 			for f, v := range m.Values {
 				h[f], _ = v.(string)
 			}
-			j, err := decodeJob(h)
+			n, err := decodeNotification(h)
 			if err != nil {
 				return nil, fmt.Errorf("store: notification %s: %w", m.ID, err)
 			}
-			n := tasks.NewNotification(j)
 			n.StreamID = m.ID
 			ns = append(ns, n)
 		}
 	}
 	return ns, nil
+}
+
+// decodeNotification turns a stream entry into a notification: a batch
+// record marked with its event, or a job record.
+func decodeNotification(h map[string]string) (tasks.Notification, error) {
+	if h["event"] == tasks.EventBatchCompleted {
+		b, err := decodeBatch(h)
+		if err != nil {
+			return tasks.Notification{}, err
+		}
+		return tasks.NewBatchNotification(b), nil
+	}
+	j, err := decodeJob(h)
+	if err != nil {
+		return tasks.Notification{}, err
+	}
+	return tasks.NewNotification(j), nil
 }

@@ -143,6 +143,10 @@ type Job struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	// CompletedBatch is set by the store's FinishJob on the one job whose
+	// end completed its batch. It is not stored.
+	CompletedBatch bool `json:"-"`
 }
 
 // PageStatus is the outcome of one page or frame.
@@ -207,9 +211,12 @@ type VideoInfo struct {
 // Notification is appended to the store's notification stream when a job ends.
 type Notification struct {
 	// StreamID is the id of the notification in the stream; resume after it.
-	StreamID    string          `json:"stream_id,omitempty"`
-	Event       string          `json:"event"`
-	JobID       string          `json:"job_id"`
+	StreamID string `json:"stream_id,omitempty"`
+	Event    string `json:"event"`
+	JobID    string `json:"job_id,omitempty"`
+	BatchID  string `json:"batch_id,omitempty"`
+	// Counts splits a batch's jobs by final state (batch events only).
+	Counts      map[Status]int  `json:"counts,omitempty"`
 	Status      Status          `json:"status"`
 	PagesTotal  int             `json:"pages_total"`
 	PagesDone   int             `json:"pages_done"`
@@ -226,6 +233,7 @@ func NewNotification(j *Job) Notification {
 	return Notification{
 		Event:       "job." + string(j.Status),
 		JobID:       j.ID,
+		BatchID:     j.BatchID,
 		Status:      j.Status,
 		PagesTotal:  j.PagesTotal,
 		PagesDone:   j.PagesDone,
