@@ -28,6 +28,13 @@ type Store interface {
 	// Notifications returns up to count notifications after the stream id
 	// after, waiting up to block for the first one.
 	Notifications(ctx context.Context, after string, count int64, block time.Duration) ([]tasks.Notification, error)
+	// CreateBatch stores a batch and its new jobs in pipelined round trips.
+	CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.Job) error
+	// GetBatch returns a batch with its counts by state.
+	GetBatch(ctx context.Context, id string) (*tasks.Batch, error)
+	// BatchJobs returns up to limit jobs of a batch from offset, in
+	// submission order, and whether more follow.
+	BatchJobs(ctx context.Context, id string, offset, limit int) ([]*tasks.Job, bool, error)
 	// Ping checks the store answers; /readyz reports it as "redis".
 	Ping(ctx context.Context) error
 }

@@ -34,6 +34,11 @@ type Config struct {
 	// at once; later ones wait. pdfcpu holds a document in about ten times
 	// its size, so this bounds the API's memory. Defaults to GOMAXPROCS.
 	MaxConcurrentInspections int
+	// MaxBatchJobs bounds the items of one batch. Defaults to 10,000.
+	MaxBatchJobs int
+	// MaxBatchUploadBytes bounds the body of a multipart batch. Defaults to
+	// 1 GiB.
+	MaxBatchUploadBytes int64
 }
 
 // Defaults of Config.
@@ -60,6 +65,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReadinessTimeout == 0 {
 		c.ReadinessTimeout = DefaultReadinessTimeout
+	}
+	if c.MaxBatchJobs == 0 {
+		c.MaxBatchJobs = 10000
+	}
+	if c.MaxBatchUploadBytes == 0 {
+		c.MaxBatchUploadBytes = 1 << 30
 	}
 	if c.MaxConcurrentInspections == 0 {
 		c.MaxConcurrentInspections = runtime.GOMAXPROCS(0)
@@ -189,6 +200,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/jobs", s.handleListJobs)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.handleGetJob)
 	mux.HandleFunc("GET /v1/jobs/{id}/results", s.handleResults)
+	mux.HandleFunc("POST /v1/batches", s.handleSubmitBatch)
+	mux.HandleFunc("GET /v1/batches/{id}", s.handleGetBatch)
+	mux.HandleFunc("GET /v1/batches/{id}/jobs", s.handleBatchJobs)
 	mux.HandleFunc("GET /v1/notifications", s.handleNotifications)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /readyz", s.handleReady)

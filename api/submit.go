@@ -34,6 +34,8 @@ const (
 	formOverhead = 1 << 20
 	// maxJSONBytes bounds a JSON submit body.
 	maxJSONBytes = 64 << 10
+	// maxBatchJSONBytes bounds a JSON batch: 10,000 URLs with options.
+	maxBatchJSONBytes = 16 << 20
 	// commitTimeout bounds storing and enqueueing an accepted job, which
 	// run even when the client has gone.
 	commitTimeout = 10 * time.Second
@@ -50,6 +52,8 @@ type submitRequest struct {
 	Metadata json.RawMessage `json:"metadata"`
 	MaxPages int             `json:"max_pages"`
 	Password string          `json:"password"`
+	// CallbackURL receives the job's signed webhook when it ends.
+	CallbackURL string `json:"callback_url"`
 
 	// Upload, from the multipart form only.
 	file     []byte
@@ -76,6 +80,7 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		Options:     opts,
 		Metadata:    meta,
 		HasPassword: req.Password != "",
+		CallbackURL: req.CallbackURL,
 		CreatedAt:   time.Now().UTC(),
 	}
 	payload := tasks.AnalyzePayload{JobID: job.ID, Options: opts}
@@ -237,6 +242,11 @@ func (s *Server) options(req *submitRequest) (tasks.Options, json.RawMessage, er
 	if len(req.Password) > maxPasswordBytes {
 		return opts, nil, tasks.Errorf(tasks.CodeInvalidRequest, "password is longer than %d bytes", maxPasswordBytes)
 	}
+	if req.CallbackURL != "" {
+		if _, err := checkURL(req.CallbackURL); err != nil {
+			return opts, nil, tasks.Errorf(tasks.CodeInvalidURL, "callback_url: %s", tasks.ErrorMessage(err))
+		}
+	}
 	meta, err := checkMetadata(req.Metadata)
 	return opts, meta, err
 }
@@ -382,6 +392,8 @@ func (s *Server) readMultipart(r *http.Request) (*submitRequest, error) {
 			}
 		case "password":
 			req.Password = value
+		case "callback_url":
+			req.CallbackURL = value
 		default:
 			return nil, tasks.Errorf(tasks.CodeInvalidRequest, "unknown form field %q", name)
 		}
