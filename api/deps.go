@@ -35,6 +35,9 @@ type Store interface {
 	// BatchJobs returns up to limit jobs of a batch from offset, in
 	// submission order, and whether more follow.
 	BatchJobs(ctx context.Context, id string, offset, limit int) ([]*tasks.Job, bool, error)
+	// ReopenJob puts a failed or partially succeeded job back to queued,
+	// dropping its failed pages' results; other states are CodeConflict.
+	ReopenJob(ctx context.Context, id string) (*tasks.Job, error)
 	// Ping checks the store answers; /readyz reports it as "redis".
 	Ping(ctx context.Context) error
 }

@@ -107,6 +107,9 @@ type Deps struct {
 	// refused with a 4xx and the job records its page count. Without it
 	// those checks happen in the worker and end as failed jobs.
 	InspectPDF InspectPDFFunc
+	// Tasks, if set, lets a cancel remove or stop a job's queued or running
+	// task; without it a cancel only marks the job.
+	Tasks TaskControl
 	// Checks are extra readiness checks (for example "ffmpeg"), run by
 	// /readyz next to the store's ping, which it reports as "redis".
 	Checks map[string]func(context.Context) error
@@ -200,6 +203,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/jobs", s.handleListJobs)
 	mux.HandleFunc("GET /v1/jobs/{id}", s.handleGetJob)
 	mux.HandleFunc("GET /v1/jobs/{id}/results", s.handleResults)
+	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.handleCancelJob)
+	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.handleRetryJob)
+	mux.HandleFunc("POST /v1/batches/{id}/cancel", s.handleCancelBatch)
 	mux.HandleFunc("POST /v1/batches", s.handleSubmitBatch)
 	mux.HandleFunc("GET /v1/batches/{id}", s.handleGetBatch)
 	mux.HandleFunc("GET /v1/batches/{id}/jobs", s.handleBatchJobs)

@@ -174,6 +174,10 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 		// and the task comes back. While draining, wait for asynq to give up
 		// on the handler and requeue the task: returning an error would burn
 		// one of the job's retries.
+		if j, err := h.deps.Store.GetJob(wctx, job.ID); err == nil && j.Status == tasks.StatusCanceled {
+			log.Info().Dur("duration", time.Since(start)).Msg("job canceled by its client; finished pages are kept")
+			return nil
+		}
 		log.Warn().Err(runErr).Dur("duration", time.Since(start)).Msg("job interrupted; finished pages are kept")
 		if errors.Is(runErr, errDraining) {
 			<-ctx.Done()

@@ -365,3 +365,39 @@ func TestTwoWorkersAnalyzeEachPageOnce(t *testing.T) {
 		}
 	}
 }
+
+// A partially succeeded job, reopened, runs only its failed pages again.
+func TestRetryRunsOnlyFailedPages(t *testing.T) {
+	b := setup(t)
+	broken := newFake(func(_ context.Context, u tasks.Unit, _ int) error {
+		if u.Index == 3 || u.Index == 40 {
+			return errors.New("provider down")
+		}
+		return nil
+	})
+	j, task := b.newJob(t, booklet, "")
+	if err := b.handler(t, broken).ProcessTask(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.job(t, j.ID); got.Status != tasks.StatusPartiallySucceeded || got.PagesFailed != 2 {
+		t.Fatalf("first run: %+v", got)
+	}
+	reopened, err := b.store.ReopenJob(context.Background(), j.ID)
+	if err != nil || reopened.Status != tasks.StatusQueued || reopened.PagesFailed != 0 || reopened.PagesDone != 62 || reopened.ErrorCode != "" {
+		t.Fatalf("ReopenJob = %+v, %v", reopened, err)
+	}
+	fixed := newFake(nil)
+	if err := b.handler(t, fixed).ProcessTask(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	calls, _ := fixed.snapshot()
+	if len(calls) != 2 || calls[j.ID+"/3"] != 1 || calls[j.ID+"/40"] != 1 {
+		t.Errorf("retry analyzed %v, want pages 3 and 40 once", calls)
+	}
+	if got := b.job(t, j.ID); got.Status != tasks.StatusSucceeded || got.PagesDone != 64 || got.PagesFailed != 0 {
+		t.Errorf("after retry: %+v", got)
+	}
+	if _, err := b.store.ReopenJob(context.Background(), j.ID); tasks.ErrorCode(err) != tasks.CodeConflict {
+		t.Errorf("reopening a succeeded job: %v, want conflict", err)
+	}
+}

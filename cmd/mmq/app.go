@@ -148,6 +148,7 @@ func (a *App) startAPI(blobs *store.LocalBlobs) error {
 		Store:  a.store,
 		Blobs:  blobs,
 		Queue:  a.queue,
+		Tasks:  asynq.NewInspectorFromRedisClient(a.rdb),
 		Sniff:  media.SniffKind,
 		Logger: a.Log,
 		InspectPDF: func(ctx context.Context, data []byte, password string, maxPages int) (int, error) {

@@ -198,3 +198,62 @@ func TestRunWithEmbeddedRedis(t *testing.T) {
 		t.Errorf("worker without redis.addr: err %v", err)
 	}
 }
+
+func TestCancelRunningJobAndRetry(t *testing.T) {
+	_, url := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := client.New(url, nil)
+	job, err := c.SubmitFile(ctx, "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		j, err := c.Job(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.PagesDone > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp, err := http.Post(url+"/v1/jobs/"+job.ID+"/cancel", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("cancel: HTTP %d", resp.StatusCode)
+	}
+	// The running handler stops: the count of done pages settles below 45.
+	var last *tasks.Job
+	for stable := 0; stable < 10; time.Sleep(20 * time.Millisecond) {
+		j, err := c.Job(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && j.PagesDone == last.PagesDone {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = j
+	}
+	if last.Status != tasks.StatusCanceled || last.ErrorCode != tasks.CodeCanceled || last.PagesDone >= 45 {
+		t.Fatalf("after cancel: %s %s, %d pages done; want canceled before the end", last.Status, last.ErrorCode, last.PagesDone)
+	}
+	rs, err := c.AllResults(ctx, job.ID)
+	if err != nil || len(rs) != last.PagesDone+last.PagesFailed {
+		t.Errorf("results after cancel: %d (err %v), want the %d finished pages kept", len(rs), err, last.PagesDone)
+	}
+	resp, _ = http.Post(url+"/v1/jobs/"+job.ID+"/cancel", "application/json", nil)
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("second cancel: HTTP %d, want 409", resp.StatusCode)
+	}
+	// Retry applies to failed jobs, not canceled ones.
+	resp, _ = http.Post(url+"/v1/jobs/"+job.ID+"/retry", "application/json", nil)
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("retry of a canceled job: HTTP %d, want 409", resp.StatusCode)
+	}
+}
