@@ -53,4 +53,3 @@ func (s *Redis) ReopenJob(ctx context.Context, id string) (*tasks.Job, error) {
 	}
 	return j, nil
 }
-
