@@ -47,6 +47,11 @@ type batchResponse struct {
 // multipart with the field "file" repeated (and shared option fields) or
 // JSON with items or urls.
 func (s *Server) handleSubmitBatch(w http.ResponseWriter, r *http.Request) {
+	idem, err := s.newIdempotency(r, "batch")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	shared, items, err := s.readBatch(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -85,7 +90,16 @@ func (s *Server) handleSubmitBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
+	if prior, err := idem.claim(ctx, batch.ID); err != nil || prior != "" {
+		if err != nil {
+			writeError(w, err)
+		} else {
+			s.replay(w, r, "batch", prior)
+		}
+		return
+	}
 	if err := s.deps.Store.CreateBatch(ctx, batch, jobs); err != nil {
+		idem.release(ctx)
 		writeError(w, err)
 		return
 	}

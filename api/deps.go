@@ -38,6 +38,12 @@ type Store interface {
 	// ReopenJob puts a failed or partially succeeded job back to queued,
 	// dropping its failed pages' results; other states are CodeConflict.
 	ReopenJob(ctx context.Context, id string) (*tasks.Job, error)
+	// ClaimIdempotencyKey binds an Idempotency-Key to the request's
+	// fingerprint and the id it creates; it returns the id of an identical
+	// earlier request, or a CodeConflict error for a different one.
+	ClaimIdempotencyKey(ctx context.Context, scope, key, fingerprint, id string) (string, error)
+	// ReleaseIdempotencyKey forgets a key whose request failed.
+	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
 	// Ping checks the store answers; /readyz reports it as "redis".
 	Ping(ctx context.Context) error
 }

@@ -63,6 +63,11 @@ type submitRequest struct {
 
 // handleSubmit accepts a job: POST /v1/jobs.
 func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	idem, err := s.newIdempotency(r, "job")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	req, err := s.readSubmit(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -105,11 +110,21 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	// queued without a task.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
+	if prior, err := idem.claim(ctx, job.ID); err != nil || prior != "" {
+		if err != nil {
+			writeError(w, err)
+		} else {
+			s.replay(w, r, "job", prior)
+		}
+		return
+	}
 	if err := s.deps.Store.CreateJob(ctx, job, req.Password); err != nil {
+		idem.release(ctx)
 		writeError(w, err)
 		return
 	}
 	if _, err := s.deps.Queue.EnqueueContext(ctx, task); err != nil {
+		idem.release(ctx)
 		s.failUnqueued(ctx, job.ID, err)
 		writeError(w, tasks.WrapError(tasks.CodeUnavailable, err, "the job could not be queued; submit it again"))
 		return
