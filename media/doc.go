@@ -1,0 +1,44 @@
+// Package media turns uploaded files into the units the analyzers work on:
+// a PDF into single-page PDFs (video frames come later). It knows the
+// technologies (pdfcpu, qpdf) and nothing of the queue, the store or the
+// analyzers; the worker uses it through interfaces of its own.
+//
+// # Splitting a PDF
+//
+// [OpenPDF] has pdfcpu read and validate a document once, then indexes its
+// pages in one walk of the page tree. [PDF.Page] builds one single-page PDF
+// from that in-memory document: it copies the page dict with the attributes
+// the page inherits (/Resources, /MediaBox, /CropBox, /Rotate), then only the
+// objects reachable from it, renumbered through a per-page memo, and writes
+// them with a small writer of its own (pdfcpu's object syntax, a classic
+// xref table). References to other pages become null, so a page never drags
+// in the rest of the document; annotations point to the new page, and the
+// form fields of the page's widgets come along with an /AcroForm. Resource
+// dicts shared by many pages are cut down to the names the page's content
+// uses. Pages come out unencrypted.
+//
+// Splitting is linear in the document: pdfcpu's own ExtractPage walks the
+// page tree from its root for each page (quadratic on the flat page trees
+// many producers write) and compresses object and xref streams for each
+// one-page file.
+//
+// # Memory
+//
+// pdfcpu holds a copy of every stream and keeps its parse buffers alive
+// through the names it parsed from them. OpenPDF replaces both once the
+// file is read: streams become slices of the input and names get memory of
+// their own. An open document then holds about a third of the file size
+// besides the input, which it keeps; the peak during OpenPDF is pdfcpu's.
+//
+// # Damaged files
+//
+// Every call into pdfcpu runs under recover: pdfcpu panics on some damaged
+// files, and a panic becomes a [tasks.Error] with [tasks.CodeInvalidPDF]
+// instead of crashing the worker. With [PDFOptions.Repair], a file that
+// pdfcpu rejects, or whose content it cannot decode, is rewritten by qpdf
+// and read again.
+//
+// The package disables pdfcpu's configuration directory the first time it
+// is used (api.DisableConfigDir), so that pdfcpu never writes config files
+// or fonts under the home directory of a server process.
+package media
