@@ -44,6 +44,10 @@ type Store interface {
 	ClaimIdempotencyKey(ctx context.Context, scope, key, fingerprint, id string) (string, error)
 	// ReleaseIdempotencyKey forgets a key whose request failed.
 	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
+	// JobEvents and BatchEvents read a job's or batch's event stream after
+	// an event id, waiting up to block for the first one.
+	JobEvents(ctx context.Context, id, after string, block time.Duration) ([]tasks.Event, error)
+	BatchEvents(ctx context.Context, id, after string, block time.Duration) ([]tasks.Event, error)
 	// Ping checks the store answers; /readyz reports it as "redis".
 	Ping(ctx context.Context) error
 }

@@ -90,6 +90,22 @@ func TestBatchCompletesExactlyOnce(t *testing.T) {
 		if got.Status != tasks.BatchCompleted || got.Ended != 3 || got.Counts[tasks.StatusSucceeded] != 2 || got.Counts[tasks.StatusFailed] != 1 || got.FinishedAt == nil {
 			t.Fatalf("batch = %+v", got)
 		}
+		evs, err := b.store.BatchEvents(ctx, id, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jobEvs, finals int
+		for _, e := range evs {
+			if e.Type == "job" {
+				jobEvs++
+			}
+			if e.Final() {
+				finals++
+			}
+		}
+		if jobEvs != 3 || finals != 1 || !evs[len(evs)-1].Final() {
+			t.Fatalf("batch events: %d job events, %d final, want 3 and 1 at the end", jobEvs, finals)
+		}
 	}
 	ns, err := b.store.Notifications(ctx, "", 1000, 0)
 	if err != nil {

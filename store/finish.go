@@ -26,7 +26,8 @@ import (
 // script from the record's batch_id (like the stream, a key of another
 // cluster slot; see the package documentation).
 //
-// KEYS: record, results, idx, done, failed, secret, notifications stream.
+// KEYS: record, results, idx, done, failed, secret, notifications stream,
+// events.
 // ARGV: final status, finished_at, error code, error message, retention in
 // ms, stream max length, status queued, status processing, key prefix.
 var finishScript = redis.NewScript(`
@@ -39,15 +40,26 @@ if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error_message', ARGV[4]) end
 redis.call('DEL', KEYS[6])
 local record = redis.call('HGETALL', KEYS[1])
 redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', unpack(record))
+local done = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0)
+local failed = tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
+redis.call('XADD', KEYS[8], '*', 'type', 'state', 'data', cjson.encode({status = ARGV[1], final = true,
+  pages_total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0), pages_done = done, pages_failed = failed,
+  error_code = ARGV[3]}))
 for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+redis.call('PEXPIRE', KEYS[8], ARGV[5])
 local batch = redis.call('HGET', KEYS[1], 'batch_id')
 if batch then
   local bk = ARGV[9] .. ':batch:{' .. batch .. '}'
   if redis.call('EXISTS', bk) == 1 then
     redis.call('HINCRBY', bk, 'n_' .. ARGV[1], 1)
     local ended = redis.call('HINCRBY', bk, 'ended', 1)
-    if ended >= tonumber(redis.call('HGET', bk, 'total')) and redis.call('HGET', bk, 'status') == 'processing' then
+    local total = tonumber(redis.call('HGET', bk, 'total'))
+    redis.call('XADD', bk .. ':events', '*', 'type', 'job', 'data', cjson.encode({job_id = redis.call('HGET', KEYS[1], 'id'),
+      status = ARGV[1], ended = ended, total = total}))
+    if ended >= total and redis.call('HGET', bk, 'status') == 'processing' then
       redis.call('HSET', bk, 'status', 'completed', 'finished_at', ARGV[2])
+      redis.call('XADD', bk .. ':events', '*', 'type', 'state', 'data', cjson.encode({status = 'completed', final = true, ended = ended, total = total}))
+      redis.call('PEXPIRE', bk .. ':events', ARGV[5])
       redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'event', 'batch.completed', unpack(redis.call('HGETALL', bk)))
       redis.call('PEXPIRE', bk, ARGV[5])
       redis.call('PEXPIRE', bk .. ':jobs', ARGV[5])
@@ -75,7 +87,7 @@ func (s *Redis) FinishJob(ctx context.Context, id string, status tasks.Status, c
 	}
 	k := s.keys(id)
 	reply, err := finishScript.Run(ctx, s.client,
-		[]string{k.record, k.results, k.idx, k.done, k.failed, k.secret, s.notifications},
+		[]string{k.record, k.results, k.idx, k.done, k.failed, k.secret, s.notifications, k.events},
 		string(status), formatTime(time.Now()), string(code), msg,
 		s.cfg.Retention.Milliseconds(), s.cfg.NotificationsMaxLen,
 		string(tasks.StatusQueued), string(tasks.StatusProcessing), s.cfg.Prefix).Result()

@@ -16,15 +16,18 @@ import (
 // startScript moves an active job to processing and counts one attempt.
 // A missing record gives a nil reply; otherwise the reply is the record.
 //
-// KEYS: record.
+// KEYS: record, events.
 // ARGV: now, status queued, status processing.
 var startScript = redis.NewScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
 if status == ARGV[2] or status == ARGV[3] then
   redis.call('HSET', KEYS[1], 'status', ARGV[3])
-  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
   redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1])
+  redis.call('XADD', KEYS[2], '*', 'type', 'state', 'data', cjson.encode({status = ARGV[3], attempts = attempts,
+    pages_total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0),
+    pages_done = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0)}))
 end
 return redis.call('HGETALL', KEYS[1])
 `)
@@ -33,7 +36,8 @@ return redis.call('HGETALL', KEYS[1])
 // sets its start time if unset and returns the record. A job in a final
 // state is returned unchanged.
 func (s *Redis) StartJob(ctx context.Context, id string) (*tasks.Job, error) {
-	reply, err := startScript.Run(ctx, s.client, []string{s.keys(id).record},
+	k := s.keys(id)
+	reply, err := startScript.Run(ctx, s.client, []string{k.record, k.events},
 		formatTime(time.Now()), string(tasks.StatusQueued), string(tasks.StatusProcessing)).Result()
 	if err != nil {
 		return nil, scriptErr(err, "start", id)
@@ -101,9 +105,12 @@ func (s *Redis) DonePages(ctx context.Context, id string) ([]int, error) {
 // counts went out with its notification and its keys are expiring. A
 // missing record gives a nil reply.
 //
-// KEYS: record, results, idx, done, failed.
+// Each saved page appends a "page" event, with the job's counts, to the
+// job's event stream.
+//
+// KEYS: record, results, idx, done, failed, events.
 // ARGV: page index, "1" if the page is done else "0", result JSON,
-// status queued, status processing.
+// status queued, status processing, attempts.
 var saveScript = redis.NewScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
@@ -119,6 +126,11 @@ elseif redis.call('SADD', KEYS[5], i) == 1 then
 end
 redis.call('HSET', KEYS[2], i, ARGV[3])
 redis.call('ZADD', KEYS[3], i, i)
+redis.call('XADD', KEYS[6], '*', 'type', 'page', 'data', cjson.encode({index = tonumber(i),
+  status = ARGV[2] == '1' and 'done' or 'failed', attempts = tonumber(ARGV[6]),
+  pages_total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0),
+  pages_done = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0),
+  pages_failed = tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)}))
 return 1
 `)
 
@@ -143,8 +155,8 @@ func (s *Redis) SavePage(ctx context.Context, id string, r tasks.PageResult) err
 		done = "1"
 	}
 	k := s.keys(id)
-	err = saveScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed},
-		r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing)).Err()
+	err = saveScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed, k.events},
+		r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing), r.Attempts).Err()
 	return scriptErr(err, "save page "+strconv.Itoa(r.Index)+" of", id)
 }
 

@@ -91,7 +91,7 @@ func (s *Redis) Ping(ctx context.Context) error {
 
 // jobKeys names the keys of one job.
 type jobKeys struct {
-	record, results, idx, done, failed, secret string
+	record, results, idx, done, failed, secret, events string
 }
 
 func (s *Redis) keys(id string) jobKeys {
@@ -104,6 +104,7 @@ func (s *Redis) keys(id string) jobKeys {
 		done:    base + ":done",
 		failed:  base + ":failed",
 		secret:  base + ":secret",
+		events:  base + ":events",
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -255,5 +256,81 @@ func TestCancelRunningJobAndRetry(t *testing.T) {
 	resp, _ = http.Post(url+"/v1/jobs/"+job.ID+"/retry", "application/json", nil)
 	if resp.StatusCode != http.StatusConflict {
 		t.Errorf("retry of a canceled job: HTTP %d, want 409", resp.StatusCode)
+	}
+}
+
+// readSSE reads Server-Sent Events from url until the stream ends and
+// returns their ids and types; stopAfter > 0 drops the connection after
+// that many events.
+func readSSE(t *testing.T, url, lastID string, stopAfter int) (ids, types []string, datas []string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var id, typ, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			id = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "event: "):
+			typ = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data = strings.TrimPrefix(line, "data: ")
+		case line == "" && typ != "":
+			ids, types, datas = append(ids, id), append(types, typ), append(datas, data)
+			id, typ, data = "", "", ""
+			if stopAfter > 0 && len(ids) == stopAfter {
+				return
+			}
+		}
+	}
+	return
+}
+
+func TestJobEventsWithReconnect(t *testing.T) {
+	_, url := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	job, err := client.New(url, nil).SubmitFile(ctx, "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := url + "/v1/jobs/" + job.ID + "/events"
+	// A first client drops after 10 events, then resumes from the last id.
+	ids1, types1, _ := readSSE(t, events, "", 10)
+	ids2, types2, datas2 := readSSE(t, events, ids1[len(ids1)-1], 0)
+	ids, types := append(ids1, ids2...), append(types1, types2...)
+	pages := map[string]bool{}
+	seen := map[string]bool{}
+	for i, id := range ids {
+		if seen[id] {
+			t.Errorf("event %s delivered twice", id)
+		}
+		seen[id] = true
+		if types[i] == "page" {
+			pages[id] = true
+		}
+	}
+	if types[0] != "state" || len(pages) != 45 || types[len(types)-1] != "state" {
+		t.Fatalf("events: first %s, %d page events, last %s; want state, 45, state", types[0], len(pages), types[len(types)-1])
+	}
+	if last := datas2[len(datas2)-1]; !strings.Contains(last, `"final":true`) || !strings.Contains(last, `"pages_done":45`) {
+		t.Errorf("final event %s", last)
+	}
+	// A client connecting after the end replays everything and stops.
+	all, _, _ := readSSE(t, events, "", 0)
+	if len(all) != len(ids) {
+		t.Errorf("replay after the end: %d events, want %d", len(all), len(ids))
 	}
 }

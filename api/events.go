@@ -1,0 +1,117 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+)
+
+// eventPoll is how long one read of an event stream waits; between reads
+// the server sends a keep-alive comment and checks the client is there.
+const eventPoll = 5 * time.Second
+
+// streamID is what a Redis stream id looks like.
+var streamID = regexp.MustCompile(`^[0-9]{1,20}(-[0-9]{1,20})?$`)
+
+// eventSource reads one job's or batch's events, and tells whether it has
+// ended (with the state to report when its stream has already expired).
+type eventSource struct {
+	read  func(ctx context.Context, after string, block time.Duration) ([]tasks.Event, error)
+	ended func(ctx context.Context) (bool, any, error)
+}
+
+// handleJobEvents streams a job's events as Server-Sent Events:
+// GET /v1/jobs/{id}/events. A client that reconnects with Last-Event-ID
+// gets every event after that one.
+func (s *Server) handleJobEvents(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.streamEvents(w, r, eventSource{
+		read: func(ctx context.Context, after string, block time.Duration) ([]tasks.Event, error) {
+			return s.deps.Store.JobEvents(ctx, id, after, block)
+		},
+		ended: func(ctx context.Context) (bool, any, error) {
+			j, err := s.deps.Store.GetJob(ctx, id)
+			if err != nil {
+				return false, nil, err
+			}
+			return j.Status.Final(), j, nil
+		},
+	})
+}
+
+// handleBatchEvents streams a batch's events: GET /v1/batches/{id}/events.
+func (s *Server) handleBatchEvents(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.streamEvents(w, r, eventSource{
+		read: func(ctx context.Context, after string, block time.Duration) ([]tasks.Event, error) {
+			return s.deps.Store.BatchEvents(ctx, id, after, block)
+		},
+		ended: func(ctx context.Context) (bool, any, error) {
+			b, err := s.deps.Store.GetBatch(ctx, id)
+			if err != nil {
+				return false, nil, err
+			}
+			return b.Status == tasks.BatchCompleted, b, nil
+		},
+	})
+}
+
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, src eventSource) {
+	ctx := r.Context()
+	after := r.Header.Get("Last-Event-ID")
+	if after == "" {
+		after = r.URL.Query().Get("after")
+	}
+	if after != "" && !streamID.MatchString(after) {
+		writeError(w, tasks.Errorf(tasks.CodeInvalidRequest, "Last-Event-ID %q is not an event id", after))
+		return
+	}
+	if _, _, err := src.ended(ctx); err != nil {
+		writeError(w, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		evs, err := src.read(ctx, after, eventPoll)
+		if err != nil {
+			if ctx.Err() == nil {
+				fmt.Fprintf(w, "event: error\ndata: %q\n\n", tasks.ErrorMessage(err))
+				_ = rc.Flush()
+			}
+			return
+		}
+		for _, ev := range evs {
+			fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data)
+			after = ev.ID
+			if ev.Final() {
+				_ = rc.Flush()
+				return
+			}
+		}
+		if len(evs) == 0 {
+			// The stream expires with the job; an ended job whose events
+			// are gone still gets its final state.
+			if done, state, err := src.ended(ctx); err == nil && done {
+				data, _ := json.Marshal(state)
+				fmt.Fprintf(w, "event: state\ndata: %s\n\n", data)
+				_ = rc.Flush()
+				return
+			}
+			fmt.Fprint(w, ": keep-alive\n\n")
+		}
+		_ = rc.Flush()
+	}
+}
