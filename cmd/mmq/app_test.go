@@ -334,3 +334,30 @@ func TestJobEventsWithReconnect(t *testing.T) {
 		t.Errorf("replay after the end: %d events, want %d", len(all), len(ids))
 	}
 }
+
+func TestCLISubmitBatchDirectory(t *testing.T) {
+	_, url := startApp(t)
+	dir := t.TempDir()
+	for _, name := range []string{"a.pdf", "b.pdf"} {
+		data, err := os.ReadFile("testdata/pdfcpu-read.go.pdf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code := runCLI(t, "submit", dir, "--wait", "--server", url)
+	if code != 0 || !strings.Contains(out, "jobs      2, 2 succeeded") || !strings.Contains(out, "completed") {
+		t.Errorf("submit DIR --wait: exit %d, output:\n%s", code, out)
+	}
+	out, code = runCLI(t, "submit", filepath.Join(dir, "*.pdf"), "--batch", "--json", "--server", url)
+	var b struct {
+		ID     string   `json:"id"`
+		Total  int      `json:"total"`
+		JobIDs []string `json:"job_ids"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &b) != nil || b.Total != 2 || len(b.JobIDs) != 2 {
+		t.Errorf("submit GLOB --batch --json: exit %d, output:\n%s", code, out)
+	}
+}

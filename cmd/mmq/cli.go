@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,11 +37,17 @@ func newSubmitCmd() *cobra.Command {
 		metadata string
 		wait     bool
 		asJSON   bool
+		batch    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "submit FILE|URL",
-		Short: "Submit a PDF (a path, or an http(s) URL the worker downloads)",
-		Args:  exactArgs(1),
+		Use:   "submit FILE|URL... [--batch]",
+		Short: "Submit PDFs (paths, directories, globs, or http(s) URLs); several at once make a batch",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("give at least one file, directory, glob or URL")}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if metadata != "" {
 				if !json.Valid([]byte(metadata)) {
@@ -55,12 +62,22 @@ func newSubmitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			inputs, urls, err := expandInputs(args)
+			if err != nil {
+				return usageError{err}
+			}
+			if batch || len(inputs)+len(urls) > 1 {
+				if len(inputs) > 0 && len(urls) > 0 {
+					return usageError{fmt.Errorf("a batch is either files or URLs, not both")}
+				}
+				return submitBatch(cmd, c, inputs, urls, opts, wait, asJSON)
+			}
 			ctx := cmd.Context()
 			var job *tasks.Job
-			if arg := args[0]; strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") {
-				job, err = c.SubmitURL(ctx, arg, opts)
+			if len(urls) == 1 {
+				job, err = c.SubmitURL(ctx, urls[0], opts)
 			} else {
-				job, err = c.SubmitFile(ctx, arg, opts)
+				job, err = c.SubmitFile(ctx, inputs[0], opts)
 			}
 			if err != nil {
 				return err
@@ -74,7 +91,7 @@ func newSubmitCmd() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "job %s submitted (%d pages)\n", job.ID, job.PagesTotal)
-			job, err = waitWithBar(cmd, c, job)
+			job, err = followJob(cmd, c, job)
 			if err != nil {
 				return err
 			}
@@ -99,30 +116,149 @@ func newSubmitCmd() *cobra.Command {
 	f.IntVar(&opts.MaxPages, "max-pages", 0, "refuse documents with more pages")
 	f.StringVar(&metadata, "metadata", "", "JSON echoed back on the job and its notification")
 	f.StringVar(&opts.Password, "password", "", "password of an encrypted PDF (or $MMQ_PDF_PASSWORD)")
-	f.BoolVar(&wait, "wait", false, "follow the job with a progress bar and print its results")
-	f.BoolVar(&asJSON, "json", false, "print the job as JSON")
+	f.BoolVar(&wait, "wait", false, "follow the job (or batch) with a progress bar and print its results")
+	f.BoolVar(&asJSON, "json", false, "print the job (or batch) as JSON")
+	f.BoolVar(&batch, "batch", false, "submit as a batch even when there is one input")
 	addServerFlag(cmd)
 	return cmd
 }
 
-// waitWithBar follows a job until it ends, drawing pages done/total.
-func waitWithBar(cmd *cobra.Command, c *client.Client, job *tasks.Job) (*tasks.Job, error) {
-	bar := progressbar.NewOptions(max(job.PagesTotal, 1),
+// expandInputs turns arguments into files and URLs: a directory gives the
+// files directly in it, a glob its matches.
+func expandInputs(args []string) (files, urls []string, err error) {
+	for _, a := range args {
+		if strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") {
+			urls = append(urls, a)
+			continue
+		}
+		matches, err := filepath.Glob(a)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", a, err)
+		}
+		if len(matches) == 0 {
+			return nil, nil, fmt.Errorf("%s: no such file", a)
+		}
+		for _, m := range matches {
+			st, err := os.Stat(m)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !st.IsDir() {
+				files = append(files, m)
+				continue
+			}
+			entries, err := os.ReadDir(m)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, e := range entries {
+				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+					files = append(files, filepath.Join(m, e.Name()))
+				}
+			}
+		}
+	}
+	return files, urls, nil
+}
+
+// submitBatch submits inputs as one batch and, with wait, follows it with
+// one progress bar of jobs ended/total.
+func submitBatch(cmd *cobra.Command, c *client.Client, files, urls []string, opts client.SubmitOptions, wait, asJSON bool) error {
+	ctx := cmd.Context()
+	if opts.Password != "" {
+		return usageError{fmt.Errorf("--password is not accepted for batches")}
+	}
+	var (
+		b   *client.BatchReply
+		err error
+	)
+	if len(urls) > 0 {
+		b, err = c.SubmitBatchURLs(ctx, urls, opts)
+	} else {
+		b, err = c.SubmitBatchFiles(ctx, files, opts)
+	}
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if !wait {
+		if asJSON {
+			return writeJSON(out, b)
+		}
+		fmt.Fprintf(out, "batch %s: %d jobs\n", b.ID, b.Total)
+		for _, id := range b.JobIDs {
+			fmt.Fprintln(out, id)
+		}
+		return nil
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "batch %s submitted (%d jobs)\n", b.ID, b.Total)
+	bar := newBar(cmd, b.Total, "jobs")
+	err = c.BatchEvents(ctx, b.ID, func(ev tasks.Event) error {
+		var d struct{ Ended int }
+		if json.Unmarshal(ev.Data, &d) == nil && d.Ended > 0 {
+			_ = bar.Set(d.Ended)
+		}
+		return nil
+	})
+	_ = bar.Close()
+	if err != nil {
+		return err
+	}
+	final, err := c.Batch(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(out, final)
+	}
+	fmt.Fprintf(out, "batch     %s\nstatus    %s\njobs      %d", final.ID, final.Status, final.Total)
+	for _, st := range []tasks.Status{tasks.StatusSucceeded, tasks.StatusPartiallySucceeded, tasks.StatusFailed, tasks.StatusCanceled} {
+		if n := final.Counts[st]; n > 0 {
+			fmt.Fprintf(out, ", %d %s", n, st)
+		}
+	}
+	fmt.Fprintln(out)
+	if ok := final.Counts[tasks.StatusSucceeded]; ok != final.Total {
+		return &jobEndError{exitJobPartial, fmt.Sprintf("batch %s: %d of %d jobs did not succeed", final.ID, final.Total-ok, final.Total)}
+	}
+	return nil
+}
+
+func newBar(cmd *cobra.Command, total int, what string) *progressbar.ProgressBar {
+	return progressbar.NewOptions(max(total, 1),
 		progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-		progressbar.OptionSetDescription("pages"),
+		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
-	defer bar.Close()
-	return c.Wait(cmd.Context(), job.ID, 200*time.Millisecond, func(j *tasks.Job) {
-		if j.PagesTotal > 0 && int64(j.PagesTotal) != bar.GetMax64() {
-			bar.ChangeMax(j.PagesTotal)
+}
+
+// followJob follows a job's live events until it ends, drawing pages
+// done/total, and returns its final record.
+func followJob(cmd *cobra.Command, c *client.Client, job *tasks.Job) (*tasks.Job, error) {
+	bar := newBar(cmd, job.PagesTotal, "pages")
+	err := c.JobEvents(cmd.Context(), job.ID, func(ev tasks.Event) error {
+		var d struct {
+			PagesTotal  int `json:"pages_total"`
+			PagesDone   int `json:"pages_done"`
+			PagesFailed int `json:"pages_failed"`
 		}
-		_ = bar.Set(j.PagesDone + j.PagesFailed)
+		if json.Unmarshal(ev.Data, &d) == nil && d.PagesTotal > 0 {
+			if int64(d.PagesTotal) != bar.GetMax64() {
+				bar.ChangeMax(d.PagesTotal)
+			}
+			_ = bar.Set(d.PagesDone + d.PagesFailed)
+		}
+		return nil
 	})
+	_ = bar.Close()
+	if err != nil {
+		return nil, err
+	}
+	return c.Job(cmd.Context(), job.ID)
 }
 
 func newStatusCmd() *cobra.Command {
