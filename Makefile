@@ -22,7 +22,7 @@ COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker comp
 
 WITH_REDIS := bash scripts/test-redis.sh
 
-.PHONY: help run build test test-race bench lint fuzz up down clean
+.PHONY: help run build test test-race bench chaos lint fuzz up down clean
 
 help: ## List the targets (this is the default)
 	@echo 'Usage: make TARGET [VAR=value ...]'
@@ -47,6 +47,10 @@ test-race: ## Like test, with the race detector (needs cgo and gcc; slow on 2 co
 
 bench: ## Run benchmarks once each (BENCH=regex, BENCHTIME=1x, PKG=./pkg/...)
 	$(WITH_REDIS) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime=$(BENCHTIME) -benchmem -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
+
+CHAOS_JOBS ?= 1000
+chaos: ## Crash suite: SIGKILLed workers, a crashed Redis, a SIGTERM; real processes (CHAOS_JOBS=1000)
+	MMQ_CHAOS_JOBS=$(CHAOS_JOBS) $(GO) test -tags chaos -count=1 -v -timeout 20m ./internal/chaos/ 2>&1 | grep -v '^{'
 
 lint: ## go vet, gofmt check, and staticcheck when it is on PATH
 	$(GO) vet $(PKG)
