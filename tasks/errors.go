@@ -37,8 +37,19 @@ const (
 	CodeCanceled Code = "canceled"
 	// CodePagesFailed ends a job some of whose pages failed after their retries.
 	CodePagesFailed Code = "pages_failed"
+	// CodeBudgetExceeded ends a job that reached its max_cost_usd before all
+	// its pages were analyzed.
+	CodeBudgetExceeded Code = "budget_exceeded"
 	// CodeInternal is a bug or an unclassified failure.
 	CodeInternal Code = "internal"
+
+	// API access: the request was refused before it was looked at.
+	//
+	// CodeUnauthorized: no API key, or one the server does not know.
+	CodeUnauthorized Code = "unauthorized"
+	// CodeRateLimited: the key's request rate is used up; retry after the
+	// response's Retry-After.
+	CodeRateLimited Code = "rate_limited"
 )
 
 // permanentCodes lists the codes that no retry can fix.
@@ -47,7 +58,8 @@ var permanentCodes = map[Code]bool{
 	CodeEncryptedPDF: true, CodeWrongPassword: true, CodeTooManyPages: true,
 	CodeFileTooLarge: true, CodeInvalidRequest: true, CodeInvalidURL: true,
 	CodeNotFound: true, CodeConflict: true, CodeProviderRefused: true, CodeFetchFailed: true,
-	CodeCanceled: true,
+	CodeCanceled: true, CodeFFmpegUnavailable: true, CodeInvalidVideo: true, CodeNoVideoStream: true,
+	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true,
 }
 
 // Error is an error with a code and a message meant for the client.

@@ -86,6 +86,14 @@ type Options struct {
 	Priority Priority `json:"priority,omitempty"`
 	// MaxPages refuses documents with more pages. 0 means the configured limit.
 	MaxPages int `json:"max_pages,omitempty"`
+	// Provider picks the analyzer for this job ("anthropic", "openai",
+	// "local") among those the server allows jobs to choose. Empty means
+	// the configured analyzer.provider.
+	Provider string `json:"provider,omitempty"`
+	// MaxCostUSD caps what the job may spend on model calls: once its
+	// accounted cost reaches the cap no new page starts, so the job stops
+	// within one page of it and ends with CodeBudgetExceeded. 0 means no cap.
+	MaxCostUSD float64 `json:"max_cost_usd,omitempty"`
 
 	// Video options (see the video issue): Sample is "fps:<n>",
 	// "scene:<threshold>" or "keyframes"; MaxFrames caps the frames analyzed
@@ -126,6 +134,12 @@ type Job struct {
 	CallbackURL string `json:"callback_url,omitempty"`
 	// Video holds the facts ffprobe found, for video jobs.
 	Video *VideoInfo `json:"video,omitempty"`
+	// Summary is the analyzer's account of the whole job, written when its
+	// units are done: for a video, its scenes and near-duplicate frames.
+	Summary json.RawMessage `json:"summary,omitempty"`
+	// Usage sums the tokens, cost and cache outcomes of the job's page
+	// results so far; nil before the first result that records any.
+	Usage *Usage `json:"usage,omitempty"`
 
 	// HasPassword says the job was submitted with a password; the password
 	// itself is kept apart from the record and deleted when the job ends.
@@ -176,6 +190,9 @@ type PageResult struct {
 	ErrorCode    Code      `json:"error_code,omitempty"`
 	ErrorMessage string    `json:"error_message,omitempty"`
 	FinishedAt   time.Time `json:"finished_at"`
+	// Metrics tells how the analysis went; nil for results stored before
+	// metrics existed.
+	Metrics *Metrics `json:"metrics,omitempty"`
 }
 
 // Unit is one piece of a job handed to an analyzer: a single-page PDF or a
@@ -195,6 +212,8 @@ type Unit struct {
 	Timestamp float64
 	// Width and Height are a frame's dimensions in pixels; 0 for pages.
 	Width, Height int
+	// Provider is the job's Options.Provider: empty for the configured one.
+	Provider string
 }
 
 // VideoInfo is what ffprobe (or the GIF decoder) reports about a video.
@@ -257,4 +276,6 @@ type Analysis struct {
 	InputTokens  int     `json:"input_tokens,omitempty"`
 	OutputTokens int     `json:"output_tokens,omitempty"`
 	CostUSD      float64 `json:"cost_usd,omitempty"`
+	// Metrics holds the timings and the controls' outcomes; see PageMetrics.
+	Metrics Metrics `json:"metrics"`
 }

@@ -31,6 +31,12 @@ const (
 	DBBench    = 6
 	DBMedia    = 7
 	DBTasks    = 8
+	// DBThroughput is the worker's throughput benchmark's alone: it flushes
+	// it and measures its memory while other packages' benchmarks, run in
+	// parallel by `make bench`, flush DBBench.
+	DBThroughput = 9
+	// DBProvider is the provider package's: its cache and rate limiter.
+	DBProvider = 10
 )
 
 var (

@@ -1,0 +1,194 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/mmq/mmq/ssrf"
+	"github.com/mmq/mmq/tasks"
+)
+
+// Config configures a Deliverer. Zero values mean the documented defaults.
+type Config struct {
+	// Secret signs every message: "whsec_" + base64 of 24 to 64 random
+	// bytes (NewSecret makes one). Required.
+	Secret string
+	// PreviousSecrets sign too, while receivers move to Secret: each
+	// request then carries one signature per secret.
+	PreviousSecrets []string
+	// Timeout bounds one attempt: connecting, sending, and reading the
+	// answer. Defaults to 15 s.
+	Timeout time.Duration
+	// SSRF says which addresses receivers may have. Redirects are never
+	// followed, whatever its MaxRedirects: a 3xx is a failed attempt.
+	SSRF ssrf.Config
+	// UserAgent is sent with every request. Defaults to "mmq-webhooks/1".
+	UserAgent string
+}
+
+// DefaultTimeout is Config.Timeout's default.
+const DefaultTimeout = 15 * time.Second
+
+func (c *Config) setDefaults() {
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "mmq-webhooks/1"
+	}
+	c.SSRF.MaxRedirects = -1
+}
+
+// Validate reports a Config that cannot work.
+func (c Config) Validate() error {
+	_, err := NewSigner(c.Secret, c.PreviousSecrets...)
+	return err
+}
+
+// Deliverer sends webhooks. It is safe for concurrent use.
+type Deliverer struct {
+	cfg    Config
+	signer *Signer
+	client *http.Client
+}
+
+// New returns a Deliverer, or an error for a missing or malformed secret.
+func New(cfg Config) (*Deliverer, error) {
+	cfg.setDefaults()
+	signer, err := NewSigner(cfg.Secret, cfg.PreviousSecrets...)
+	if err != nil {
+		return nil, err
+	}
+	client := ssrf.NewClient(cfg.SSRF)
+	client.Timeout = cfg.Timeout
+	return &Deliverer{cfg: cfg, signer: signer, client: client}, nil
+}
+
+// Signer returns the signer of d's messages.
+func (d *Deliverer) Signer() *Signer { return d.signer }
+
+// Errors of an attempt that the caller may look for.
+var (
+	// ErrGone: the receiver answered 410 Gone. Such errors also wrap
+	// asynq.SkipRetry.
+	ErrGone = errors.New("webhook: receiver answered 410 Gone")
+	// ErrStatus: the receiver answered neither 2xx nor 410.
+	ErrStatus = errors.New("webhook: receiver did not answer 2xx")
+)
+
+// Limits of what is read from a receiver's answer.
+const (
+	// keepResponseBytes is how much of the answer the attempt log keeps.
+	keepResponseBytes = 512
+	// drainBytes is how much is read at most, so that the connection can
+	// be reused.
+	drainBytes = 64 << 10
+	// maxRetryAfter bounds the wait a receiver may ask for.
+	maxRetryAfter = 24 * time.Hour
+)
+
+// Deliver makes one attempt to deliver p and returns its log entry, with
+// everything but Attempt and Outcome filled in, and its error: nil when the
+// receiver answered 2xx; one wrapping asynq.SkipRetry when no retry may
+// follow (410 Gone, a URL the SSRF guard refuses); a *tasks.RetryAfterError
+// when the receiver said when to come back; the context's own error,
+// unwrapped, when ctx ended first. Any other error is worth a retry.
+func (d *Deliverer) Deliver(ctx context.Context, p tasks.WebhookPayload) (tasks.DeliveryAttempt, error) {
+	now := time.Now()
+	att := tasks.DeliveryAttempt{WebhookID: p.WebhookID, Event: p.Event, JobID: p.JobID, BatchID: p.BatchID, URL: p.URL, Time: now.UTC()}
+	fail := func(err error) (tasks.DeliveryAttempt, error) {
+		att.Error = err.Error()
+		return att, err
+	}
+	if _, err := d.cfg.SSRF.CheckURL(p.URL); err != nil {
+		return fail(fmt.Errorf("webhook: callback URL: %w: %w", err, asynq.SkipRetry))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(p.Body))
+	if err != nil {
+		return fail(fmt.Errorf("webhook: callback URL: %w: %w", err, asynq.SkipRetry))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", d.cfg.UserAgent)
+	if err := d.signer.SetHeaders(req.Header, p.WebhookID, now, p.Body); err != nil {
+		return fail(err)
+	}
+
+	resp, err := d.client.Do(req)
+	if err != nil {
+		att.LatencyMS = time.Since(now).Milliseconds()
+		if ctx.Err() != nil {
+			// Interrupted (the worker is stopping): not an attempt.
+			return att, ctx.Err()
+		}
+		return fail(classifyNetError(err, d.cfg.Timeout))
+	}
+	head, readErr := readAnswer(resp.Body)
+	resp.Body.Close()
+	att.LatencyMS = time.Since(now).Milliseconds()
+	att.StatusCode = resp.StatusCode
+	att.Response = head
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		// Delivered, even when reading the rest of the answer failed.
+		return att, nil
+	case resp.StatusCode == http.StatusGone:
+		return fail(fmt.Errorf("%w: %w", ErrGone, asynq.SkipRetry))
+	}
+	err = fmt.Errorf("%w: HTTP %d", ErrStatus, resp.StatusCode)
+	if readErr != nil && ctx.Err() == nil {
+		err = fmt.Errorf("%w (reading the answer: %v)", err, readErr)
+	}
+	if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		err = &tasks.RetryAfterError{Wait: min(wait, maxRetryAfter), Err: err}
+	}
+	return fail(err)
+}
+
+// classifyNetError names a failed request's cause. A refused address is
+// permanent; timeouts and network errors are worth a retry.
+func classifyNetError(err error, timeout time.Duration) error {
+	var ne interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, ssrf.ErrRefused):
+		return fmt.Errorf("webhook: %w: %w", err, asynq.SkipRetry)
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("webhook: no answer within %v: %w", timeout, err)
+	}
+	return fmt.Errorf("webhook: %w", err)
+}
+
+// readAnswer reads up to drainBytes of an answer and returns its start as
+// text for the log.
+func readAnswer(body io.Reader) (string, error) {
+	var buf bytes.Buffer
+	_, err := io.Copy(&buf, io.LimitReader(body, drainBytes))
+	b := buf.Bytes()
+	return strings.ToValidUTF8(string(b[:min(len(b), keepResponseBytes)]), "\uFFFD"), err
+}
+
+// parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
