@@ -1,7 +1,7 @@
 // Package media turns uploaded files into the units the analyzers work on:
-// a PDF into single-page PDFs (video frames come later). It knows the
-// technologies (pdfcpu, qpdf) and nothing of the queue, the store or the
-// analyzers; the worker uses it through interfaces of its own.
+// a PDF into single-page PDFs, a video into frames. It knows the
+// technologies (pdfcpu, qpdf, ffmpeg) and nothing of the queue, the store or
+// the analyzers; the worker uses it through interfaces of its own.
 //
 // # Splitting a PDF
 //
@@ -37,6 +37,24 @@
 // instead of crashing the worker. With [PDFOptions.Repair], a file that
 // pdfcpu rejects, or whose content it cannot decode, is rewritten by qpdf
 // and read again.
+//
+// # Video frames
+//
+// [Videos.Open] probes a video with ffprobe (an animated GIF is read in Go
+// with image/gif instead, ffmpeg not needed), refuses what the limits
+// exclude, and plans the frames from the job's sampling: fps:<n>,
+// scene:<threshold> or keyframes, within max_frames and start/end.
+// [Video.Frames] then streams them from one ffmpeg process: its select or
+// fps filter picks the frames, showinfo logs each one's timestamp and size
+// on stderr, and image2pipe writes them as concatenated JPEGs to a pipe
+// that a splitter cuts at the JPEG markers. ffmpeg writes the next frame
+// only when the consumer reads, so memory holds a few frames whatever the
+// video's length, and no frame touches the disk. A retried job passes the
+// frames it finished: with fps sampling ffmpeg seeks past the leading ones.
+// ffmpeg runs in a process group of its own, killed as a whole on
+// cancellation, timeout or an iteration stopped early; what it logs at
+// error level makes a damaged video a [tasks.CodeInvalidVideo] error, with
+// a summary of ffmpeg's words and no server path.
 //
 // The package disables pdfcpu's configuration directory the first time it
 // is used (api.DisableConfigDir), so that pdfcpu never writes config files

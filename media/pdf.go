@@ -190,6 +190,12 @@ func newConfig(password string) *model.Configuration {
 	conf.DecodeAllStreams = false
 	conf.ValidateLinks = false
 	conf.Offline = true
+	// pdfcpu decodes object and xref streams while reading, and a few
+	// others while validating, each filter stage up to 512 MiB by default:
+	// a decompression bomb in one object stream then costs gigabytes of
+	// heap (twice that while the buffer grows). No sane object stream
+	// comes near this bound.
+	conf.Limits.MaxDecodeBytes = maxContentDecode
 	// Either password opens the document; pdfcpu tries the owner password
 	// first and falls back to the user password.
 	conf.UserPW = password

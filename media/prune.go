@@ -6,7 +6,8 @@ import (
 )
 
 // maxContentDecode bounds the decoded size of a page's content that
-// resource pruning reads; beyond it the resources are copied whole.
+// resource pruning reads (beyond it the resources are copied whole), and of
+// every stream pdfcpu decodes while reading a document (see newConfig).
 const maxContentDecode = 64 << 20
 
 // pruneResources returns the page's resource dict with each large category
