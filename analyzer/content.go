@@ -42,6 +42,9 @@ type contentScan struct {
 	// images counts the distinct image XObjects painted with Do.
 	images   int
 	warnings []string
+	// tooLarge says the page's content decodes to more than
+	// maxStreamBytes: most likely a decompression bomb.
+	tooLarge bool
 }
 
 // pageScanner walks a page's content stream and the form XObjects and tiling
@@ -75,13 +78,14 @@ func scanPage(ctx context.Context, xref *model.XRefTable, d, res types.Dict, max
 		walked:   map[int]bool{},
 		decoders: map[int]*fontDecoder{},
 	}
-	content, err := xref.PageContent(d, 1)
+	content, err := pageContent(xref, d, maxStreamBytes)
+	tooLarge := errors.Is(err, errContentTooLarge)
 	switch {
 	case errors.Is(err, model.ErrNoContent):
+	case tooLarge:
+		s.warn("page content stream larger than %d bytes skipped", maxStreamBytes)
 	case err != nil:
 		s.warn("page content stream unreadable: %v", err)
-	case len(content) > maxStreamBytes:
-		s.warn("page content stream larger than %d bytes skipped", maxStreamBytes)
 	default:
 		s.scan(content, res, 0)
 	}
@@ -97,6 +101,7 @@ func scanPage(ctx context.Context, xref *model.XRefTable, d, res types.Dict, max
 		fonts:     fonts,
 		images:    len(s.images),
 		warnings:  s.warnings,
+		tooLarge:  tooLarge,
 	}
 }
 

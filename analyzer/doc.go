@@ -1,6 +1,6 @@
-// Package analyzer turns one unit of a job — a single-page PDF or, later, a
-// video frame — into a structured result, behind the Analyze method the
-// worker calls.
+// Package analyzer turns one unit of a job — a single-page PDF or a video
+// frame — into a structured result, behind the Analyze method the worker
+// calls.
 //
 // [Local] is the offline analyzer. For a page it reports [PageFacts]: the
 // visible size and rotation, the text with word, character and line counts,
@@ -9,7 +9,12 @@
 // content stream; poppler's pdftotext, when installed, provides the text. A
 // host without pdftotext still works: the text then comes from a rough
 // decoding of the content stream's text operators, labeled as such in
-// PageFacts.TextSource.
+// PageFacts.TextSource. For a video frame it reports [FrameFacts]: mean
+// brightness and contrast, the dominant colors, sharpness (the variance of
+// the Laplacian) and a 64-bit difference hash (dHash). Once every frame of
+// a job is done, [Local.SummarizeFrames] compares each frame with the one
+// before, by hash and mean color, to list the near-duplicates and the
+// scenes, the time ranges of similar frames.
 //
 // [Noop] and [Sleep] do no analysis; they stand in for an analyzer in
 // benchmarks and fan-out tests.

@@ -67,8 +67,8 @@ func (c LocalConfig) Validate() error {
 }
 
 // Local is the offline analyzer: for each page it reports the facts of
-// PageFacts, read with pdfcpu and pdftotext, without calling any model. It
-// does not analyze video frames yet. It is safe for concurrent use.
+// PageFacts, read with pdfcpu and pdftotext, and for each video frame those
+// of FrameFacts, without calling any model. It is safe for concurrent use.
 type Local struct {
 	timeout time.Duration
 	// pdfToText is the resolved pdftotext path, "" when none was found.
@@ -98,16 +98,17 @@ func (l *Local) TextExtractor() string {
 	return ExtractorPDFToText
 }
 
-// Analyze returns the PageFacts of a document page as JSON. Input it can
-// never analyze yields a permanent *tasks.Error: CodeInvalidRequest for a
-// malformed unit, CodeInvalidPDF or CodeEncryptedPDF for a page pdfcpu cannot
-// read, CodeUnsupportedType for a video frame. A canceled ctx stops
-// pdftotext and returns ctx's error.
+// Analyze returns the PageFacts of a document page, or the FrameFacts of a
+// video frame, as JSON. Input it can never analyze yields a permanent
+// *tasks.Error: CodeInvalidRequest for a malformed unit, CodeInvalidPDF or
+// CodeEncryptedPDF for a page pdfcpu cannot read, CodeInvalidVideo for a
+// frame that is no readable image. A canceled ctx stops pdftotext and
+// returns ctx's error.
 func (l *Local) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, error) {
 	switch u.Kind {
 	case tasks.KindDocument:
 	case tasks.KindVideo:
-		return tasks.Analysis{}, tasks.Errorf(tasks.CodeUnsupportedType, "frame analysis not implemented yet")
+		return l.analyzeFrame(ctx, u)
 	default:
 		return tasks.Analysis{}, tasks.Errorf(tasks.CodeInvalidRequest, "unit %d has unknown kind %q", u.Index, u.Kind)
 	}
@@ -153,7 +154,9 @@ func (l *Local) analyzePage(ctx context.Context, u tasks.Unit) (*PageFacts, erro
 	facts.Warnings = append(facts.Warnings, page.scan.warnings...)
 
 	text, source, truncated := page.scan.text, TextSourceContentStream, page.scan.truncated
-	if l.pdfToText != "" {
+	// pdftotext would inflate a content bomb to its end, spending its whole
+	// timeout of CPU on a page that has no text worth the wait.
+	if l.pdfToText != "" && !page.scan.tooLarge {
 		t, trunc, err := pdfToText(ctx, l.pdfToText, l.timeout, u.Data, maxTextBytes)
 		switch {
 		case err == nil:

@@ -265,7 +265,7 @@ func TestLocalRejects(t *testing.T) {
 		{"wrong MIME", tasks.Unit{Kind: tasks.KindDocument, Index: 1, Data: hello, MIME: "image/png"}, tasks.CodeInvalidRequest, ""},
 		{"bad MIME", tasks.Unit{Kind: tasks.KindDocument, Index: 1, Data: hello, MIME: "application/pdf; ="}, tasks.CodeInvalidRequest, ""},
 		{"unknown kind", tasks.Unit{Kind: "audio", Index: 1, Data: hello, MIME: "application/pdf"}, tasks.CodeInvalidRequest, ""},
-		{"video frame", tasks.Unit{Kind: tasks.KindVideo, Index: 0, Data: []byte{0xff, 0xd8}, MIME: "image/jpeg"}, tasks.CodeUnsupportedType, ""},
+		{"truncated video frame", tasks.Unit{Kind: tasks.KindVideo, Index: 0, Data: []byte{0xff, 0xd8}, MIME: "image/jpeg"}, tasks.CodeInvalidVideo, ""},
 	}
 	for _, tt := range tests {
 		for source, l := range b.extractors() {
