@@ -16,6 +16,10 @@
 //	mmq:job:{ID}:done     set     indexes of the pages done
 //	mmq:job:{ID}:failed   set     indexes of the pages failed (never also done)
 //	mmq:job:{ID}:secret   string  the job's password; deleted when the job ends
+//	mmq:job:{ID}:deliveries list  webhook delivery attempts, tasks.DeliveryAttempt
+//	                              JSON, oldest first, the last 200; each append
+//	                              gives it the TTL the record has left
+//	                              (mmq:batch:{ID}:deliveries: the same for a batch)
 //
 // Two keys are global:
 //
@@ -27,17 +31,40 @@
 //
 // When a job ends, all its keys get a TTL of Config.Retention. Its entry in
 // mmq:jobs has none; ListJobs drops entries whose record has expired as it
-// walks past them.
+// walks past them, and every FinishJob drops up to two more among those
+// older than the retention, which keeps the index bounded.
 //
 // # Atomicity
 //
 // Every write is one Lua script, so one atomic step and one round trip:
 // counters move with the sets they count, and a job's notification is
-// appended in the same step that ends it. CreateJob and FinishJob also
-// write a global key (the jobs index, the stream), which in Redis Cluster
-// lives in another slot than the job's keys: there each would have to be
-// split into a per-job script followed by the global write. mmq runs on a
-// single Redis (or a primary with replicas) today.
+// appended in the same step that ends it.
+//
+// # Redis Cluster
+//
+// A script may only touch keys of one cluster slot. Most touch one job's
+// (or one batch's) keys alone, which their {ID} tag keeps together:
+// StartJob, SavePage, SetPagesTotal, SetInput, ThrottlePage, ReopenJob,
+// Results, AppendDelivery, CreateBatch's record (its jobs go in a
+// pipeline, one job per command). Three do not:
+//
+//   - CreateJob adds the job to the jobs index, mmq:jobs;
+//   - FinishJob and EndJob append to mmq:notifications, sweep mmq:jobs by
+//     checking other jobs' records, and move the counters of the job's
+//     batch, mmq:batch:{BATCH}, whose key the script builds from the
+//     record (an undeclared key, which a cluster refuses in another slot);
+//   - ListJobs' pruning checks other jobs' records beside mmq:jobs.
+//
+// So on a Redis Cluster every key of the store goes into one slot: the
+// prefix is then a whole hash tag, "{mmq}", and since Redis hashes the first
+// tag of a key, "{mmq}:job:{ID}" lands in the slot of "mmq" like every other
+// key of the store. Scripts keep their atomicity; the price is that the
+// store (and the model cache and rate limiter, under the same prefix) lives
+// on one shard, which the cluster fails over but does not spread. asynq's
+// own keys carry their queue's name as a tag and spread over four slots.
+// cmd/mmq refuses redis.cluster without such a prefix. Spreading the store
+// would mean splitting each cross-slot script into a per-job script and a
+// global write made idempotent, which it is not today.
 //
 // # Blobs
 //

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/mmq/mmq/tasks"
@@ -26,36 +27,68 @@ import (
 // script from the record's batch_id (like the stream, a key of another
 // cluster slot; see the package documentation).
 //
+// With an empty final status, the script derives the final state from the
+// page counts it reads in the same step (see EndJob).
+//
+// Each run also keeps the jobs index bounded: records expire, their index
+// entries do not. Of the entries created before the retention window, it
+// looks at two from a random rank and drops those whose record is gone. In
+// a steady state as many entries go as jobs end; the random rank keeps old
+// jobs that are still live (queued for days) from stalling the sweep.
+//
 // KEYS: record, results, idx, done, failed, secret, notifications stream,
-// events.
+// events, jobs index.
 // ARGV: final status, finished_at, error code, error message, retention in
-// ms, stream max length, status queued, status processing, key prefix.
+// ms, stream max length, status queued, status processing, key prefix,
+// then for a derived state: status succeeded, failed and partially
+// succeeded, and the pages-failed error code; then the index sweep's
+// cutoff (unix ms) and a random number in [0, 1).
 var finishScript = redis.NewScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
 if status ~= ARGV[7] and status ~= ARGV[8] then return redis.call('HGETALL', KEYS[1]) end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', ARGV[2])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error_code', ARGV[3]) end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error_message', ARGV[4]) end
+local final, code, msg = ARGV[1], ARGV[3], ARGV[4]
+if final == '' then
+  local ok = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0)
+  local bad = tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
+  if bad == 0 then
+    final, code, msg = ARGV[10], '', ''
+  elseif ok == 0 then
+    final, code, msg = ARGV[11], ARGV[13], 'all ' .. bad .. ' pages failed'
+  else
+    final, code, msg = ARGV[12], ARGV[13],
+      bad .. ' of ' .. tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0) .. ' pages failed'
+  end
+end
+redis.call('HSET', KEYS[1], 'status', final, 'finished_at', ARGV[2])
+if code ~= '' then redis.call('HSET', KEYS[1], 'error_code', code) end
+if msg ~= '' then redis.call('HSET', KEYS[1], 'error_message', msg) end
 redis.call('DEL', KEYS[6])
 local record = redis.call('HGETALL', KEYS[1])
 redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', unpack(record))
 local done = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0)
 local failed = tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
-redis.call('XADD', KEYS[8], '*', 'type', 'state', 'data', cjson.encode({status = ARGV[1], final = true,
+redis.call('XADD', KEYS[8], '*', 'type', 'state', 'data', cjson.encode({status = final, final = true,
   pages_total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0), pages_done = done, pages_failed = failed,
-  error_code = ARGV[3]}))
+  error_code = code}))
 for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
 redis.call('PEXPIRE', KEYS[8], ARGV[5])
+local old = redis.call('ZCOUNT', KEYS[9], '-inf', '(' .. ARGV[14])
+if old > 0 then
+  local first = math.min(math.floor(tonumber(ARGV[15]) * old), math.max(old - 2, 0))
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[9], first, first + 1)) do
+    if redis.call('EXISTS', ARGV[9] .. ':job:{' .. id .. '}') == 0 then redis.call('ZREM', KEYS[9], id) end
+  end
+end
 local batch = redis.call('HGET', KEYS[1], 'batch_id')
 if batch then
   local bk = ARGV[9] .. ':batch:{' .. batch .. '}'
   if redis.call('EXISTS', bk) == 1 then
-    redis.call('HINCRBY', bk, 'n_' .. ARGV[1], 1)
+    redis.call('HINCRBY', bk, 'n_' .. final, 1)
     local ended = redis.call('HINCRBY', bk, 'ended', 1)
     local total = tonumber(redis.call('HGET', bk, 'total'))
     redis.call('XADD', bk .. ':events', '*', 'type', 'job', 'data', cjson.encode({job_id = redis.call('HGET', KEYS[1], 'id'),
-      status = ARGV[1], ended = ended, total = total}))
+      status = final, ended = ended, total = total}))
     if ended >= total and redis.call('HGET', bk, 'status') == 'processing' then
       redis.call('HSET', bk, 'status', 'completed', 'finished_at', ARGV[2])
       redis.call('XADD', bk .. ':events', '*', 'type', 'state', 'data', cjson.encode({status = 'completed', final = true, ended = ended, total = total}))
@@ -85,12 +118,31 @@ func (s *Redis) FinishJob(ctx context.Context, id string, status tasks.Status, c
 	if !status.Final() {
 		return nil, tasks.Errorf(tasks.CodeInvalidRequest, "job %s: %q is not a final status", id, status)
 	}
+	return s.finish(ctx, id, status, code, msg)
+}
+
+// EndJob ends an active job like FinishJob, in the state its page counts
+// give: succeeded when no page failed; failed with tasks.CodePagesFailed
+// ("all N pages failed") when no page is done; else partially_succeeded with
+// CodePagesFailed ("F of T pages failed"). The counts are read in the same
+// atomic step: one round trip where reading the job to choose the state,
+// then finishing it, took two, and could miss a page saved in between.
+func (s *Redis) EndJob(ctx context.Context, id string) (*tasks.Job, error) {
+	return s.finish(ctx, id, "", "", "")
+}
+
+// finish runs finishScript; an empty status has the script derive it.
+func (s *Redis) finish(ctx context.Context, id string, status tasks.Status, code tasks.Code, msg string) (*tasks.Job, error) {
 	k := s.keys(id)
+	now := time.Now()
 	reply, err := finishScript.Run(ctx, s.client,
-		[]string{k.record, k.results, k.idx, k.done, k.failed, k.secret, s.notifications, k.events},
-		string(status), formatTime(time.Now()), string(code), msg,
+		[]string{k.record, k.results, k.idx, k.done, k.failed, k.secret, s.notifications, k.events, s.jobs},
+		string(status), formatTime(now), string(code), msg,
 		s.cfg.Retention.Milliseconds(), s.cfg.NotificationsMaxLen,
-		string(tasks.StatusQueued), string(tasks.StatusProcessing), s.cfg.Prefix).Result()
+		string(tasks.StatusQueued), string(tasks.StatusProcessing), s.cfg.Prefix,
+		string(tasks.StatusSucceeded), string(tasks.StatusFailed), string(tasks.StatusPartiallySucceeded),
+		string(tasks.CodePagesFailed),
+		now.Add(-s.cfg.Retention).UnixMilli(), rand.Float64()).Result()
 	if err != nil {
 		return nil, scriptErr(err, "finish", id)
 	}

@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -122,4 +124,101 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestEndJob ends jobs in the state their page counts give, in one step.
+func TestEndJob(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	tests := []struct {
+		pages   []tasks.PageStatus
+		status  tasks.Status
+		code    tasks.Code
+		message string
+	}{
+		{[]tasks.PageStatus{tasks.PageDone, tasks.PageDone}, tasks.StatusSucceeded, "", ""},
+		{[]tasks.PageStatus{tasks.PageFailed, tasks.PageFailed}, tasks.StatusFailed, tasks.CodePagesFailed, "all 2 pages failed"},
+		{[]tasks.PageStatus{tasks.PageDone, tasks.PageFailed, tasks.PageDone}, tasks.StatusPartiallySucceeded, tasks.CodePagesFailed, "1 of 3 pages failed"},
+	}
+	for i, tt := range tests {
+		id := fmt.Sprintf("end-%d", i)
+		b.createJob(t, id)
+		if _, err := b.store.StartJob(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.store.SetPagesTotal(ctx, id, len(tt.pages)); err != nil {
+			t.Fatal(err)
+		}
+		for n, st := range tt.pages {
+			if err := b.store.SavePage(ctx, id, page(n+1, st)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j, err := b.store.EndJob(ctx, id)
+		if err != nil {
+			t.Fatalf("EndJob(%s): %v", id, err)
+		}
+		if j.Status != tt.status || j.ErrorCode != tt.code || j.ErrorMessage != tt.message || j.FinishedAt == nil {
+			t.Errorf("EndJob(%s) = %s %s %q; want %s %s %q", id, j.Status, j.ErrorCode, j.ErrorMessage, tt.status, tt.code, tt.message)
+		}
+		if got := b.getJob(t, id); got.Status != tt.status || got.ErrorMessage != tt.message {
+			t.Errorf("GetJob(%s) after EndJob = %s %q", id, got.Status, got.ErrorMessage)
+		}
+		// A job already ended stays as it is.
+		again, err := b.store.EndJob(ctx, id)
+		if err != nil || again.Status != tt.status || !again.FinishedAt.Equal(*j.FinishedAt) {
+			t.Errorf("second EndJob(%s) = %+v, %v; want the job unchanged", id, again, err)
+		}
+	}
+	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	if err != nil || len(ns) != len(tests) {
+		t.Fatalf("%d notifications, %v; want %d", len(ns), err, len(tests))
+	}
+	for i, n := range ns {
+		if n.Status != tests[i].status || n.ErrorCode != tests[i].code {
+			t.Errorf("notification %d = %s %s; want %s %s", i, n.Status, n.ErrorCode, tests[i].status, tests[i].code)
+		}
+	}
+	if _, err := b.store.EndJob(ctx, "missing"); tasks.ErrorCode(err) != tasks.CodeNotFound {
+		t.Errorf("EndJob of a missing job: %v; want not_found", err)
+	}
+}
+
+// TestFinishJobPrunesJobsIndex shows the jobs index bounded: entries older
+// than the retention whose record has expired go as jobs end, up to two per
+// end, while an old job still live keeps its entry. Each end looks at two
+// neighbouring old entries, at most one of them the live one, so 10 ends
+// are sure to drop the 10 expired entries.
+func TestFinishJobPrunesJobsIndex(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	old := time.Now().Add(-8 * 24 * time.Hour) // before the 7 days of retention
+	for i := range 10 {
+		id := fmt.Sprintf("expired-%d", i)
+		if err := b.store.CreateJob(ctx, &tasks.Job{ID: id, Kind: tasks.KindDocument, CreatedAt: old}, ""); err != nil {
+			t.Fatal(err)
+		}
+		b.client.Del(ctx, "mmq:job:{"+id+"}") // what its TTL does in production
+	}
+	if err := b.store.CreateJob(ctx, &tasks.Job{ID: "old-but-queued", Kind: tasks.KindDocument, CreatedAt: old}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		id := fmt.Sprintf("new-%d", i)
+		b.createJob(t, id)
+		if _, err := b.store.FinishJob(ctx, id, tasks.StatusSucceeded, "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := b.client.ZRange(ctx, "mmq:jobs", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"old-but-queued"}
+	for i := range 10 {
+		want = append(want, fmt.Sprintf("new-%d", i))
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("jobs index after 10 ends = %v; want %v", ids, want)
+	}
 }

@@ -106,15 +106,20 @@ func (s *Redis) DonePages(ctx context.Context, id string) ([]int, error) {
 // missing record gives a nil reply.
 //
 // Each saved page appends a "page" event, with the job's counts, to the
-// job's event stream.
+// job's event stream. The page's usage (tokens, cost, cache outcome) is
+// added to the job's totals whatever the page's status: it was spent.
 //
 // KEYS: record, results, idx, done, failed, events.
 // ARGV: page index, "1" if the page is done else "0", result JSON,
-// status queued, status processing, attempts.
+// status queued, status processing, attempts, then the usage to add:
+// input tokens, output tokens, cost in USD, cache hits, cache misses.
 var saveScript = redis.NewScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
 if status ~= ARGV[4] and status ~= ARGV[5] then return 0 end
+for n, f in ipairs({'usage_input_tokens', 'usage_output_tokens', 'usage_cost_usd', 'usage_cache_hits', 'usage_cache_misses'}) do
+  if tonumber(ARGV[6 + n]) ~= 0 then redis.call('HINCRBYFLOAT', KEYS[1], f, ARGV[6 + n]) end
+end
 local i = ARGV[1]
 if ARGV[2] == '1' then
   if redis.call('SADD', KEYS[4], i) == 1 then redis.call('HINCRBY', KEYS[1], 'pages_done', 1) end
@@ -154,9 +159,15 @@ func (s *Redis) SavePage(ctx context.Context, id string, r tasks.PageResult) err
 	if r.Status == tasks.PageDone {
 		done = "1"
 	}
+	var m tasks.Metrics
+	if r.Metrics != nil {
+		m = *r.Metrics
+	}
 	k := s.keys(id)
 	err = saveScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed, k.events},
-		r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing), r.Attempts).Err()
+		r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing), r.Attempts,
+		m.InputTokens, m.OutputTokens, strconv.FormatFloat(m.CostUSD, 'f', -1, 64),
+		boolInt(m.Cache == tasks.CacheHit), boolInt(m.Cache == tasks.CacheMiss)).Err()
 	return scriptErr(err, "save page "+strconv.Itoa(r.Index)+" of", id)
 }
 

@@ -34,6 +34,14 @@ const (
 	fieldBatchID      = "batch_id"
 	fieldCallbackURL  = "callback_url"
 	fieldVideo        = "video"
+	fieldSummary      = "summary"
+	// The job's usage totals, kept by the save script and ThrottlePage.
+	fieldUsageInputTokens    = "usage_input_tokens"
+	fieldUsageOutputTokens   = "usage_output_tokens"
+	fieldUsageCostUSD        = "usage_cost_usd"
+	fieldUsageCacheHits      = "usage_cache_hits"
+	fieldUsageCacheMisses    = "usage_cache_misses"
+	fieldUsagePagesThrottled = "usage_pages_throttled"
 )
 
 // encodeJob returns j as field/value pairs for HSET. Empty optional fields
@@ -67,6 +75,7 @@ func encodeJob(j *tasks.Job) ([]any, error) {
 	optional(fieldErrorMessage, j.ErrorMessage)
 	optional(fieldBatchID, j.BatchID)
 	optional(fieldCallbackURL, j.CallbackURL)
+	optional(fieldSummary, string(j.Summary))
 	if j.Video != nil {
 		v, err := json.Marshal(j.Video)
 		if err != nil {
@@ -118,6 +127,12 @@ func decodeJob(h map[string]string) (*tasks.Job, error) {
 	if v := h[fieldMetadata]; v != "" {
 		j.Metadata = json.RawMessage(v)
 	}
+	if v := h[fieldSummary]; v != "" {
+		j.Summary = json.RawMessage(v)
+	}
+	if u := r.usage(); !u.Zero() {
+		j.Usage = &u
+	}
 	if v := h[fieldOptions]; v != "" && r.err == nil {
 		r.err = json.Unmarshal([]byte(v), &j.Options)
 	}
@@ -147,6 +162,31 @@ func (r *fieldReader) int(name string) int64 {
 		r.err = fmt.Errorf("field %s: %w", name, err)
 	}
 	return n
+}
+
+// usage reads the job's usage totals, which the scripts add up with
+// HINCRBYFLOAT.
+func (r *fieldReader) usage() tasks.Usage {
+	return tasks.Usage{
+		InputTokens:    int64(r.float(fieldUsageInputTokens)),
+		OutputTokens:   int64(r.float(fieldUsageOutputTokens)),
+		CostUSD:        r.float(fieldUsageCostUSD),
+		CacheHits:      int64(r.float(fieldUsageCacheHits)),
+		CacheMisses:    int64(r.float(fieldUsageCacheMisses)),
+		PagesThrottled: int64(r.float(fieldUsagePagesThrottled)),
+	}
+}
+
+func (r *fieldReader) float(name string) float64 {
+	v, ok := r.h[name]
+	if !ok || r.err != nil {
+		return 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		r.err = fmt.Errorf("field %s: %w", name, err)
+	}
+	return f
 }
 
 func (r *fieldReader) optionalTime(name string) *time.Time {

@@ -19,7 +19,9 @@ var ErrNotFound = errors.New("store: job not found")
 type Config struct {
 	// Prefix starts every key, so that several deployments can share one
 	// Redis database. It must not contain '{' or '}', which Redis Cluster
-	// reads as a hash tag. Defaults to "mmq".
+	// reads as a hash tag, unless it is a whole hash tag, "{mmq}": then
+	// every key of the store is in that tag's slot, which is how it runs on
+	// a Redis Cluster (see the package documentation). Defaults to "mmq".
 	Prefix string
 	// Retention is how long the keys of a job live once it has ended.
 	// Defaults to 7 days.
@@ -45,14 +47,19 @@ func (c *Config) setDefaults() {
 // Validate reports the first invalid setting of c.
 func (c Config) Validate() error {
 	switch {
-	case strings.ContainsAny(c.Prefix, "{}"):
-		return fmt.Errorf("store: prefix %q contains a brace", c.Prefix)
+	case strings.ContainsAny(c.Prefix, "{}") && !isHashTag(c.Prefix):
+		return fmt.Errorf("store: prefix %q contains a brace but is not a hash tag such as {mmq}", c.Prefix)
 	case c.Retention < time.Second:
 		return fmt.Errorf("store: retention %v is under one second", c.Retention)
 	case c.NotificationsMaxLen < 0:
 		return fmt.Errorf("store: negative notifications max length %d", c.NotificationsMaxLen)
 	}
 	return nil
+}
+
+// isHashTag reports whether s is one whole Redis Cluster hash tag: "{name}".
+func isHashTag(s string) bool {
+	return len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' && !strings.ContainsAny(s[1:len(s)-1], "{}")
 }
 
 // Redis is the job store. It is safe for concurrent use.
