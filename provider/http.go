@@ -1,0 +1,278 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+)
+
+// HTTPConfig configures the HTTP side of a Client. Zero values mean the
+// documented defaults.
+type HTTPConfig struct {
+	// BaseURL is the API's root. Anthropic's defaults to
+	// "https://api.anthropic.com"; OpenAI's to "https://api.openai.com/v1",
+	// and any OpenAI-compatible server works by its own
+	// ("http://localhost:11434/v1" for Ollama).
+	BaseURL string
+	// APIKey authenticates the calls. It is sent in a header and never
+	// logged or put in an error.
+	APIKey string
+	// Timeout bounds one attempt, the whole streamed answer included.
+	// Defaults to 120 s.
+	Timeout time.Duration
+	// MaxRetries is how many times a call that failed transiently (429,
+	// 500, 502, 503, 504, 529, a network error, a garbled answer) is tried
+	// again. Defaults to 4; negative means no retry.
+	MaxRetries int
+	// Backoff spaces the retries with full jitter: the n-th waits a random
+	// time in [0, min(Cap, Base·2^n)], and never less than the provider's
+	// Retry-After or rate-limit reset. Defaults to base 1 s, cap 30 s.
+	Backoff tasks.Backoff
+	// MaxRetryWait is the longest wait a Retry-After or reset header may
+	// impose; a provider that asks for more ends the retries at once, so
+	// the page can fall back or be retried later. Defaults to 60 s.
+	MaxRetryWait time.Duration
+	// HTTPClient sends the requests. Defaults to a client whose keep-alive
+	// pool holds 32 connections per host, with 10 s dial and TLS timeouts
+	// and a 60 s wait for response headers.
+	HTTPClient *http.Client
+}
+
+func (c *HTTPConfig) setDefaults(baseURL string) {
+	if c.BaseURL == "" {
+		c.BaseURL = baseURL
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.Timeout == 0 {
+		c.Timeout = 120 * time.Second
+	}
+	switch {
+	case c.MaxRetries == 0:
+		c.MaxRetries = 4
+	case c.MaxRetries < 0:
+		c.MaxRetries = 0
+	}
+	if c.Backoff.Base == 0 {
+		c.Backoff.Base = time.Second
+	}
+	if c.Backoff.Cap == 0 {
+		c.Backoff.Cap = 30 * time.Second
+	}
+	if c.MaxRetryWait == 0 {
+		c.MaxRetryWait = time.Minute
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = newHTTPClient()
+	}
+}
+
+func (c *HTTPConfig) validate(name string) error {
+	switch {
+	case !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://"):
+		return fmt.Errorf("provider: %s base URL %q is not an http(s) URL", name, c.BaseURL)
+	case c.Timeout < 0 || c.MaxRetryWait < 0:
+		return fmt.Errorf("provider: %s timeouts must not be negative", name)
+	case c.Backoff.Base > c.Backoff.Cap:
+		return fmt.Errorf("provider: %s backoff base %v exceeds its cap %v", name, c.Backoff.Base, c.Backoff.Cap)
+	}
+	return nil
+}
+
+// newHTTPClient returns a client for one provider: a pooled transport, and
+// no overall timeout, since each attempt has its own context deadline.
+func newHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 64
+	t.MaxIdleConnsPerHost = 32
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 60 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// APIError is an error the provider reported, as an HTTP status or as an
+// error event inside a stream.
+type APIError struct {
+	Provider string
+	// Status is the HTTP status; 0 for an error event in a stream.
+	Status int
+	// Type is the provider's error type ("overloaded_error",
+	// "rate_limit_error", "invalid_request_error", ...) and Code OpenAI's
+	// error code, if any.
+	Type    string
+	Code    string
+	Message string
+	// RetryAfter is how long the provider asked to wait, from Retry-After
+	// or its rate-limit reset headers; 0 if it did not say.
+	RetryAfter time.Duration
+	// RequestID is the provider's id of the request, for its support.
+	RequestID string
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Provider)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+	}
+	if e.Type != "" {
+		b.WriteString(": " + e.Type)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	return b.String()
+}
+
+// Temporary reports whether trying again may succeed: 408, 429, 500, 502,
+// 503, 504 and 529 (Anthropic's "overloaded"), and error events in a
+// stream of those kinds. Other 4xx (400, 401, 403, 404, 413, ...) are the
+// request's fault.
+func (e *APIError) Temporary() bool {
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, 529:
+		return true
+	case 0:
+		switch e.Type {
+		case "overloaded_error", "api_error", "rate_limit_error", "server_error", "timeout_error":
+			return true
+		}
+	}
+	return false
+}
+
+// errGarbled marks an answer that could not be parsed: a transient fault of
+// the provider or of the network, retried like one.
+var errGarbled = errors.New("provider: garbled answer")
+
+// caller runs one provider's calls with retries.
+type caller struct {
+	name string
+	cfg  HTTPConfig
+	// parseError reads a non-2xx response.
+	parseError func(resp *http.Response, body []byte) *APIError
+}
+
+// call makes attempts until one succeeds, fails permanently, or the retries
+// are spent. newReq builds a fresh request for each attempt; read consumes a
+// 2xx response, given the time its request was sent.
+func (c *caller) call(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error),
+	read func(resp *http.Response, sent time.Time) (*Response, error)) (*Response, error) {
+	var last error
+	for n := 0; ; n++ {
+		resp, err := c.attempt(ctx, newReq, read)
+		if err == nil {
+			resp.Retries, resp.LastError = n, last
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("provider: %s: %w", c.name, ctx.Err())
+		}
+		var ae *APIError
+		isAPI := errors.As(err, &ae)
+		if isAPI && !ae.Temporary() {
+			return nil, tasks.WrapError(tasks.CodeProviderRefused, err, ae.Error())
+		}
+		if n >= c.cfg.MaxRetries {
+			return nil, tasks.WrapError(tasks.CodeProviderFailed, err, fmt.Sprintf("%s (after %d attempts)", clientMessage(c.name, err), n+1))
+		}
+		wait := c.cfg.Backoff.Delay(n)
+		if isAPI && ae.RetryAfter > 0 {
+			if ae.RetryAfter > c.cfg.MaxRetryWait {
+				return nil, tasks.WrapError(tasks.CodeProviderFailed, err,
+					fmt.Sprintf("%s (asked to wait %v, more than %v)", clientMessage(c.name, err), ae.RetryAfter, c.cfg.MaxRetryWait))
+			}
+			wait = max(wait, ae.RetryAfter)
+		}
+		last = err
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("provider: %s: %w", c.name, err)
+		}
+	}
+}
+
+// attempt makes one request under the per-attempt timeout.
+func (c *caller) attempt(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error),
+	read func(resp *http.Response, sent time.Time) (*Response, error)) (*Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := newReq(ctx)
+	if err != nil {
+		return nil, tasks.WrapError(tasks.CodeInternal, err, c.name+": could not build the request")
+	}
+	sent := time.Now()
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, c.parseError(resp, body)
+	}
+	out, err := read(resp, sent)
+	if err != nil {
+		return nil, err
+	}
+	// Drain what follows the end of the stream so the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return out, nil
+}
+
+// clientMessage is what a page's error says: the provider's own words for
+// an APIError, a generic phrase for a network or parse failure.
+func clientMessage(name string, err error) string {
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae):
+		return ae.Error()
+	case errors.Is(err, errGarbled):
+		return name + ": the answer could not be parsed"
+	case errors.Is(err, context.DeadlineExceeded):
+		return name + ": the call timed out"
+	}
+	return name + ": the provider could not be reached"
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryAfter reads Retry-After (seconds or an HTTP date) and the
+// non-standard retry-after-ms; 0 if neither is there.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("retry-after-ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		return max(time.Duration(s*float64(time.Second)), 0)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}

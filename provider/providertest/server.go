@@ -1,0 +1,264 @@
+// Package providertest runs fake model APIs for tests and benchmarks: HTTP
+// servers that speak Anthropic's Messages API and OpenAI's Chat
+// Completions, streaming, validate requests the way the real services do
+// and answer from a script: errors with their real bodies and headers, slow
+// or garbled answers, or a normal answer with usage.
+package providertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // decode the JPEG frames clients send
+	_ "image/png"  // decode the PNG pages clients send
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// Reply scripts one answer of a Server.
+type Reply struct {
+	// Status is the HTTP status; 0 means 200 with a streamed answer.
+	Status int
+	// ErrorType and Message make the error body of a non-200 Status, or of
+	// an error event inside a 200 stream when StreamError is set.
+	ErrorType   string
+	Message     string
+	StreamError bool
+	// Header is added to the response (retry-after, rate-limit headers).
+	Header http.Header
+	// Delay comes before the response headers; a slow provider.
+	Delay time.Duration
+	// Malformed breaks the JSON of an event in the middle of the stream.
+	Malformed bool
+	// Truncated ends the stream before its final event.
+	Truncated bool
+	// Text replaces the answer Server.Answer would give.
+	Text string
+}
+
+// Part is an attachment a Server received.
+type Part struct {
+	MIME string
+	Data []byte
+}
+
+// Received is one request a Server accepted or refused.
+type Received struct {
+	At     time.Time
+	Header http.Header
+	Model  string
+	System string
+	Prompt string
+	Parts  []Part
+	// Refused is the validation error the server answered with, if any.
+	Refused string
+}
+
+// Server is a fake provider. Set its fields before the first request.
+type Server struct {
+	*httptest.Server
+	// APIKey is the key requests must carry.
+	APIKey string
+	// Latency delays every answer before its headers, as a model's queue
+	// and prefill would.
+	Latency time.Duration
+	// Answer returns the text of a normal answer. Defaults to a
+	// deterministic summary of about 1,200 characters.
+	Answer func(Received) string
+	// Usage returns the input and output tokens reported for a normal
+	// answer. Defaults to the provider's documented counting rules (see
+	// AnthropicUsage and OpenAIUsage).
+	Usage func(r Received, answer string) (in, out int)
+
+	mu       sync.Mutex
+	script   []Reply
+	received []Received
+}
+
+// Script queues replies, used one per request in order; when the script is
+// empty the server answers normally.
+func (s *Server) Script(rs ...Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script = append(s.script, rs...)
+}
+
+// Requests returns what the server received so far.
+func (s *Server) Requests() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.received...)
+}
+
+// Count returns the number of requests received.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.received)
+}
+
+// next records r and returns the reply to give it.
+func (s *Server) next(r Received) Reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.received = append(s.received, r)
+	if r.Refused != "" || len(s.script) == 0 {
+		return Reply{}
+	}
+	rep := s.script[0]
+	s.script = s.script[1:]
+	return rep
+}
+
+func newServer(tb testing.TB, key string, h func(s *Server) http.Handler) *Server {
+	tb.Helper()
+	s := &Server{APIKey: key}
+	s.Server = httptest.NewServer(h(s))
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// wait sleeps d or until the request is gone.
+func wait(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (s *Server) answer(r Received, rep Reply) string {
+	if rep.Text != "" {
+		return rep.Text
+	}
+	if s.Answer != nil {
+		return s.Answer(r)
+	}
+	return DefaultAnswer(r)
+}
+
+// DefaultAnswer is a deterministic JSON answer of about 1,200 characters
+// (300 tokens) that names the request's model and prompt.
+func DefaultAnswer(r Received) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"summary":"Answer of %s to a %d-part request.","key_points":[`, r.Model, len(r.Parts))
+	for i := 0; b.Len() < 1150; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"point %d of the page, stated in a sentence of ordinary length"`, i+1)
+	}
+	b.WriteString("]}")
+	return b.String()
+}
+
+// chunks splits s into about n pieces, on rune boundaries.
+func chunks(s string, n int) []string {
+	if s == "" {
+		return nil
+	}
+	size := max(len(s)/n, 1)
+	var out []string
+	for len(s) > 0 {
+		i := min(size, len(s))
+		for i < len(s) && !utf8.RuneStart(s[i]) {
+			i++
+		}
+		out = append(out, s[:i])
+		s = s[i:]
+	}
+	return out
+}
+
+// TextTokens counts tokens the way the fakes do: a token per four
+// characters, rounded up.
+func TextTokens(s string) int { return (utf8.RuneCountInString(s) + 3) / 4 }
+
+// PDFText extracts a PDF's text with pdftotext, "" if it cannot.
+func PDFText(pdf []byte) string {
+	cmd := exec.Command("pdftotext", "-enc", "UTF-8", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+var pageSizeRE = regexp.MustCompile(`Page size:\s+([\d.]+) x ([\d.]+) pts`)
+
+// PDFPageSize returns the first page's size in points, with pdfinfo;
+// letter size if it cannot tell.
+func PDFPageSize(pdf []byte) (w, h float64) {
+	cmd := exec.Command("pdfinfo", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, _ := cmd.Output()
+	if m := pageSizeRE.FindSubmatch(out); m != nil {
+		w, _ = strconv.ParseFloat(string(m[1]), 64)
+		h, _ = strconv.ParseFloat(string(m[2]), 64)
+		if w > 0 && h > 0 {
+			return w, h
+		}
+	}
+	return 612, 792
+}
+
+// ClaudeImageTokens is Anthropic's documented image cost: width × height /
+// 750, after the image is scaled to fit a 1568 px long side and 1.15
+// megapixels.
+func ClaudeImageTokens(w, h float64) int {
+	if long := max(w, h); long > 1568 {
+		w, h = w*1568/long, h*1568/long
+	}
+	if area := w * h; area > 1.15e6 {
+		f := math.Sqrt(1.15e6 / area)
+		w, h = w*f, h*f
+	}
+	return int(math.Ceil(w * h / 750))
+}
+
+// GPTImageTokens is OpenAI's documented cost of an image at detail "high"
+// (what "auto" picks for large images): scale to fit 2048×2048, then the
+// short side to 768, then 170 tokens per 512 px tile plus 85.
+func GPTImageTokens(w, h int) int {
+	fw, fh := float64(w), float64(h)
+	if long := max(fw, fh); long > 2048 {
+		fw, fh = fw*2048/long, fh*2048/long
+	}
+	if short := min(fw, fh); short > 768 {
+		fw, fh = fw*768/short, fh*768/short
+	}
+	tiles := int(math.Ceil(fw/512)) * int(math.Ceil(fh/512))
+	return 85 + 170*tiles
+}
+
+// imageSize decodes an image's dimensions.
+func imageSize(data []byte) (int, int, error) {
+	c, _, err := image.DecodeConfig(bytes.NewReader(data))
+	return c.Width, c.Height, err
+}
+
+// decodeBase64 decodes standard base64 as the providers do, refusing
+// anything else.
+func decodeBase64(s string) ([]byte, error) {
+	if s == "" {
+		return nil, errors.New("empty")
+	}
+	return base64.StdEncoding.DecodeString(s)
+}
