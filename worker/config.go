@@ -44,6 +44,15 @@ type Config struct {
 	Repair bool
 	// Fetch configures downloads of inputs submitted by URL.
 	Fetch FetchConfig
+	// Webhooks holds the retry schedule and asynq options of
+	// webhook:deliver tasks; see tasks.WebhookTaskConfig for its defaults.
+	// The API's must be the same.
+	Webhooks tasks.WebhookTaskConfig
+	// WebhookConcurrency is how many webhook deliveries one process makes
+	// at once. They run on an asynq server of their own, so that they never
+	// wait behind long analysis tasks; it polls its queue every 100 ms at
+	// most (or every TaskCheckInterval, if longer). Defaults to 10.
+	WebhookConcurrency int
 }
 
 // DefaultTaskCheckInterval is Config.TaskCheckInterval's default.
@@ -87,6 +96,12 @@ func (c *Config) setDefaults() {
 		c.MaxPages = 2000
 	}
 	c.Fetch.setDefaults()
+	if len(c.Webhooks.Schedule) == 0 {
+		c.Webhooks.Schedule = tasks.DefaultWebhookSchedule
+	}
+	if c.WebhookConcurrency <= 0 {
+		c.WebhookConcurrency = 10
+	}
 }
 
 // Validate reports a configuration that cannot work.

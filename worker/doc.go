@@ -10,6 +10,13 @@
 // checkpoint is what makes a retried or recovered task cheap: the handler
 // asks the store which units are done and never produces them again.
 //
+// A job that ends with a callback URL is announced with a webhook:deliver
+// task whose id derives from the end itself, so that announcing twice sends
+// once. Deliveries run on an asynq server of their own, on the webhooks
+// queue, so that they never wait behind long analysis tasks; their retries
+// follow the webhook schedule (tasks.Schedule) and a receiver's
+// Retry-After, and every attempt is logged in the store.
+//
 // The worker uses the store, the media splitter and the analyzer through the
 // small interfaces in deps.go; cmd/mmq wires the concrete implementations.
 package worker

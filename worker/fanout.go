@@ -43,6 +43,10 @@ type Limits struct {
 //
 // When drain is closed, fanOut stops pulling new items, lets the started
 // ones finish and returns errDraining.
+//
+// When ctx carries a job budget (see withBudget), each unit is admitted by
+// it before it starts; once the budget refuses one, fanOut stops pulling,
+// lets the started ones finish and returns errBudgetExceeded.
 func fanOut(ctx context.Context, src Source, lim Limits, drain <-chan struct{}, process func(context.Context, Item)) error {
 	perJob := max(lim.PerJob, 1)
 	slots := make(chan struct{}, perJob)
@@ -84,6 +88,16 @@ func fanOut(ctx context.Context, src Source, lim Limits, drain <-chan struct{}, 
 		if err != nil {
 			runErr = err
 			break
+		}
+		if b := budgetFrom(ctx); b != nil && it.Err == nil {
+			ok, err := b.admit(ctx, it.Unit)
+			if err == nil && !ok {
+				err = errBudgetExceeded
+			}
+			if err != nil {
+				runErr = err
+				break
+			}
 		}
 		wg.Add(1)
 		go func() {

@@ -2,10 +2,12 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"time"
 
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -15,7 +17,12 @@ type FetchConfig struct {
 	Timeout time.Duration
 	// MaxBytes refuses larger inputs. Defaults to 100 MiB.
 	MaxBytes int64
-	// Client makes the requests. Defaults to a client with Timeout.
+	// SSRF says which addresses inputs may be downloaded from; its zero
+	// value refuses loopback, private, link-local and the other special
+	// networks. It is ignored when Client is set.
+	SSRF ssrf.Config
+	// Client makes the requests. Defaults to ssrf.NewClient(SSRF) with
+	// Timeout: every connection, redirects' too, goes through the guard.
 	Client *http.Client
 }
 
@@ -27,7 +34,8 @@ func (c *FetchConfig) setDefaults() {
 		c.MaxBytes = 100 << 20
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: c.Timeout}
+		c.Client = ssrf.NewClient(c.SSRF)
+		c.Client.Timeout = c.Timeout
 	}
 }
 
@@ -41,7 +49,12 @@ func fetch(ctx context.Context, cfg FetchConfig, url string) ([]byte, error) {
 		return nil, tasks.WrapError(tasks.CodeInvalidURL, err, "the input URL is not valid")
 	}
 	resp, err := cfg.Client.Do(req)
-	if err != nil {
+	switch {
+	case errors.Is(err, ssrf.ErrRefused):
+		return nil, tasks.WrapError(tasks.CodeInvalidURL, err, "the input URL leads to an address this server may not reach")
+	case errors.Is(err, ssrf.ErrInvalidURL), errors.Is(err, ssrf.ErrTooManyRedirects):
+		return nil, tasks.WrapError(tasks.CodeFetchFailed, err, "the input URL redirects where this server does not follow")
+	case err != nil:
 		return nil, tasks.WrapError(tasks.CodeUnavailable, err, "could not download the input")
 	}
 	defer resp.Body.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -20,6 +21,22 @@ type Deps struct {
 	Analyzer Analyzer
 	OpenPDF  OpenPDF
 	Logger   zerolog.Logger
+	// Queue enqueues the webhooks of the jobs (and batches) that end with a
+	// callback URL. Nil sends no webhooks.
+	Queue Enqueuer
+	// Deliverer delivers webhook:deliver tasks. With it the worker serves
+	// the webhooks queue; without it, it leaves that queue to others.
+	Deliverer Deliverer
+	// OpenVideo opens the input of video jobs. Nil fails them with
+	// CodeFFmpegUnavailable.
+	OpenVideo OpenVideo
+	// Sniff tells a fetched input's kind from its bytes (media.SniffKind),
+	// so that a job submitted by URL that turns out to be a video is
+	// analyzed as one. Nil treats every URL job as a document.
+	Sniff func(data []byte) (tasks.Kind, error)
+	// Observer hears of job ends, page results, task retries and webhook
+	// attempts, for metrics. Defaults to one that ignores them.
+	Observer Observer
 }
 
 func (d Deps) validate() error {
@@ -44,6 +61,8 @@ type Handler struct {
 	deps    Deps
 	log     zerolog.Logger
 	process *semaphore.Weighted
+	// inFlight counts the units being analyzed, which hold process.
+	inFlight atomic.Int64
 	// drain is closed when the worker stops taking work.
 	drain chan struct{}
 }
@@ -58,6 +77,9 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	if err := deps.validate(); err != nil {
 		return nil, err
 	}
+	if deps.Observer == nil {
+		deps.Observer = nopObserver{}
+	}
 	return &Handler{
 		cfg:     cfg,
 		deps:    deps,
@@ -67,7 +89,9 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	}, nil
 }
 
-// ProcessTask implements asynq.Handler for document:analyze tasks.
+// ProcessTask implements asynq.Handler for document:analyze and
+// video:analyze tasks. The job's input decides how it is split: a job
+// submitted by URL is a document job until its input turns out a video.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	p, err := tasks.DecodeAnalyzePayload(t.Payload())
 	if err != nil {
@@ -81,26 +105,40 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return tasks.ForAsynq(err)
 	}
+	log = log.With().Str("kind", string(job.Kind)).Logger()
+	ctx = log.WithContext(ctx)
 	if job.Status.Final() {
 		log.Info().Str("status", string(job.Status)).Msg("job already ended; nothing to do")
-		return nil
+		// Its webhook may not have been enqueued when it ended.
+		return h.announce(ctx, job, true)
 	}
 	start := time.Now()
 	log.Info().Int("attempt", job.Attempts).Int("pages", job.PagesTotal).Int("pages_done", job.PagesDone).Msg("job start")
 
+	ctx = h.withBudget(ctx, job)
 	err = h.run(ctx, job, p)
 	return h.conclude(ctx, job, err, start)
 }
 
 // run does the job's work; it returns nil when every unit has an outcome.
 func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayload) error {
+	if in, ok := h.videoInPlace(job, p); ok {
+		return h.runVideo(ctx, job, in)
+	}
 	data, err := h.loadInput(ctx, job, p)
 	if err != nil {
 		return err
 	}
-	password, err := h.deps.Store.Password(ctx, job.ID)
-	if err != nil {
-		return err
+	if h.isVideo(job, data) {
+		return h.runVideo(ctx, job, VideoInput{Data: data})
+	}
+	// The record says whether there is a password to read: most jobs
+	// have none, and the round trip is saved.
+	var password string
+	if job.HasPassword {
+		if password, err = h.deps.Store.Password(ctx, job.ID); err != nil {
+			return err
+		}
 	}
 	maxPages := h.cfg.MaxPages
 	if p.Options.MaxPages > 0 {
@@ -120,9 +158,12 @@ func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayloa
 		}
 		job.PagesTotal = n
 	}
-	done, err := h.deps.Store.DonePages(ctx, job.ID)
-	if err != nil {
-		return err
+	// pages_done counts the done set: a first run has no checkpoint to read.
+	var done []int
+	if job.PagesDone > 0 {
+		if done, err = h.deps.Store.DonePages(ctx, job.ID); err != nil {
+			return err
+		}
 	}
 	src := documentUnits(ctx, doc, job, p.Options.Task, done)
 	lim := Limits{PerJob: h.cfg.PageConcurrency, Process: h.process}
@@ -176,6 +217,10 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 		// one of the job's retries.
 		if j, err := h.deps.Store.GetJob(wctx, job.ID); err == nil && j.Status == tasks.StatusCanceled {
 			log.Info().Dur("duration", time.Since(start)).Msg("job canceled by its client; finished pages are kept")
+			h.deps.Observer.JobEnded(j, time.Since(start))
+			if err := h.announce(wctx, j, true); err != nil {
+				log.Error().Err(err).Msg("could not enqueue the job's webhook")
+			}
 			return nil
 		}
 		log.Warn().Err(runErr).Dur("duration", time.Since(start)).Msg("job interrupted; finished pages are kept")
@@ -184,10 +229,16 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 		}
 		return runErr
 	}
+	stopped := errors.Is(runErr, errBudgetExceeded)
+	if stopped {
+		runErr = nil
+	}
 	if runErr != nil {
 		permanent := tasks.IsPermanent(runErr)
 		if !permanent && !lastAttempt(ctx) {
-			log.Warn().Err(runErr).Str("error_code", string(tasks.ErrorCode(runErr))).Dur("duration", time.Since(start)).Msg("job attempt failed; will retry")
+			log.Warn().Err(runErr).Str("error_code", string(tasks.ErrorCode(runErr))).Int("pages", job.PagesTotal).
+				Dur("duration", time.Since(start)).Msg("job attempt failed; will retry")
+			h.deps.Observer.TaskRetry(job, tasks.ErrorCode(runErr))
 			return runErr
 		}
 		j, err := h.deps.Store.FinishJob(wctx, job.ID, tasks.StatusFailed, tasks.ErrorCode(runErr), tasks.ErrorMessage(runErr))
@@ -195,33 +246,36 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 			return fmt.Errorf("worker: end job %s: %w (after %w)", job.ID, err, runErr)
 		}
 		logEnd(log, j, start).Err(runErr).Msg("job end")
+		h.deps.Observer.JobEnded(j, time.Since(start))
+		if err := h.announce(wctx, j, false); err != nil {
+			// Not SkipRetry: the task's next run announces the end.
+			return err
+		}
 		return tasks.ForAsynq(runErr)
 	}
 
-	j, err := h.deps.Store.GetJob(wctx, job.ID)
-	if err != nil {
-		return err
+	var (
+		j   *tasks.Job
+		err error
+	)
+	if stopped {
+		if j, err = h.deps.Store.GetJob(wctx, job.ID); err != nil {
+			return err
+		}
+		status, code, msg := budgetFrom(ctx).outcome(j)
+		j, err = h.deps.Store.FinishJob(wctx, job.ID, status, code, msg)
+	} else {
+		// The state follows from the page counts, which the store reads
+		// in the step that ends the job.
+		j, err = h.deps.Store.EndJob(wctx, job.ID)
 	}
-	status, code, msg := outcome(j)
-	j, err = h.deps.Store.FinishJob(wctx, job.ID, status, code, msg)
 	if err != nil {
 		return err
 	}
 	logEnd(log, j, start).Msg("job end")
-	return nil
-}
-
-// outcome derives a job's final state from its page counts.
-func outcome(j *tasks.Job) (tasks.Status, tasks.Code, string) {
-	switch {
-	case j.PagesFailed == 0:
-		return tasks.StatusSucceeded, "", ""
-	case j.PagesDone == 0:
-		return tasks.StatusFailed, tasks.CodePagesFailed, fmt.Sprintf("all %d pages failed", j.PagesFailed)
-	default:
-		return tasks.StatusPartiallySucceeded, tasks.CodePagesFailed,
-			fmt.Sprintf("%d of %d pages failed", j.PagesFailed, j.PagesTotal)
-	}
+	h.deps.Observer.JobEnded(j, time.Since(start))
+	// An error brings the task back, and its next run announces the end.
+	return h.announce(wctx, j, false)
 }
 
 // lastAttempt reports whether asynq will not retry the task after this run.

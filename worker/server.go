@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -10,9 +11,13 @@ import (
 	"github.com/mmq/mmq/tasks"
 )
 
-// Worker runs an asynq server that processes mmq's tasks.
+// Worker runs the asynq servers that process mmq's tasks: one for the
+// analysis queues and, when Deps.Deliverer is set, one for the webhooks
+// queue.
 type Worker struct {
-	srv       *asynq.Server
+	srv *asynq.Server
+	// webhooks serves tasks.WebhookQueue; nil without a Deliverer.
+	webhooks  *asynq.Server
 	handler   *Handler
 	startOnce sync.Once
 	stopOnce  sync.Once
@@ -29,7 +34,7 @@ func New(cfg Config, deps Deps, client redis.UniversalClient) (*Worker, error) {
 	srv := asynq.NewServerFromRedisClient(client, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   tasks.Queues,
-		RetryDelayFunc:           cfg.TaskBackoff.RetryDelayFunc(),
+		RetryDelayFunc:           h.retryDelay,
 		IsFailure:                func(err error) bool { return !isInterruption(err) },
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
@@ -37,8 +42,27 @@ func New(cfg Config, deps Deps, client redis.UniversalClient) (*Worker, error) {
 		Logger:                   asynqLogger{deps.Logger},
 		LogLevel:                 asynq.WarnLevel,
 	})
-	return &Worker{srv: srv, handler: h}, nil
+	w := &Worker{srv: srv, handler: h}
+	if deps.Deliverer != nil {
+		w.webhooks = asynq.NewServerFromRedisClient(client, asynq.Config{
+			Concurrency:              cfg.WebhookConcurrency,
+			Queues:                   map[string]int{tasks.WebhookQueue: 1},
+			RetryDelayFunc:           h.retryDelay,
+			IsFailure:                func(err error) bool { return !isInterruption(err) },
+			TaskCheckInterval:        max(cfg.TaskCheckInterval, webhookCheckInterval),
+			DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+			ShutdownTimeout:          cfg.ShutdownTimeout,
+			Logger:                   asynqLogger{deps.Logger},
+			LogLevel:                 asynq.WarnLevel,
+		})
+	}
+	return w, nil
 }
+
+// webhookCheckInterval is the shortest poll interval of the webhooks
+// server: a delivery may wait that long longer, and an idle process does
+// not poll twice as often as it would without webhooks.
+const webhookCheckInterval = 100 * time.Millisecond
 
 // Handler returns the worker's task handler.
 func (w *Worker) Handler() *Handler { return w.handler }
@@ -47,13 +71,24 @@ func (w *Worker) Handler() *Handler { return w.handler }
 func (h *Handler) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Handle(tasks.TypeDocumentAnalyze, h)
+	mux.Handle(tasks.TypeVideoAnalyze, h)
+	if h.deps.Deliverer != nil {
+		mux.HandleFunc(tasks.TypeWebhookDeliver, h.ProcessWebhook)
+	}
 	return mux
 }
 
 // Start starts processing in the background.
 func (w *Worker) Start() error {
 	var err error
-	w.startOnce.Do(func() { err = w.srv.Start(w.handler.Mux()) })
+	w.startOnce.Do(func() {
+		if err = w.srv.Start(w.handler.Mux()); err != nil || w.webhooks == nil {
+			return
+		}
+		if err = w.webhooks.Start(w.handler.Mux()); err != nil {
+			w.srv.Shutdown()
+		}
+	})
 	return err
 }
 
@@ -63,7 +98,14 @@ func (w *Worker) Start() error {
 func (w *Worker) Shutdown() {
 	w.stopOnce.Do(func() {
 		close(w.handler.drain)
+		var wg sync.WaitGroup
+		if w.webhooks != nil {
+			// In-flight deliveries end within their timeout, alongside the
+			// pages of the analysis server.
+			wg.Go(w.webhooks.Shutdown)
+		}
 		w.srv.Shutdown()
+		wg.Wait()
 	})
 }
 

@@ -15,10 +15,15 @@ import (
 // outcome at once, so a later run of the job skips it. A unit interrupted by
 // the end of the task's context is not stored: it was not finished.
 func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item) {
+	h.inFlight.Add(1)
+	defer h.inFlight.Add(-1)
 	u := it.Unit
+	if u.Provider == "" {
+		u.Provider = job.Options.Provider
+	}
 	log := zerolog.Ctx(ctx).With().Int("page", u.Index).Logger()
 	start := time.Now()
-	res := tasks.PageResult{Index: u.Index}
+	res := tasks.PageResult{Index: u.Index, Timestamp: u.Timestamp, Width: u.Width, Height: u.Height}
 
 	var an tasks.Analysis
 	err := it.Err
@@ -31,15 +36,22 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item) {
 			log.Warn().Err(err).Int("attempt", n+1).Dur("wait", wait).Msg("page attempt failed; retrying")
 		})
 	}
+	if b := budgetFrom(ctx); b != nil && it.Err == nil {
+		defer func() { b.settle(u.Index, an.CostUSD) }()
+	}
 	if err != nil && ctx.Err() != nil {
 		return
 	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	res.FinishedAt = time.Now().UTC()
+	m := an.PageMetrics()
+	m.Retries += max(res.Attempts-1, 0)
+	res.Metrics = &m
 	if err != nil {
 		res.Status = tasks.PageFailed
 		res.ErrorCode = tasks.ErrorCode(err)
 		res.ErrorMessage = tasks.ErrorMessage(err)
+		m.Error = res.ErrorCode
 		log.Warn().Err(err).Str("error_code", string(res.ErrorCode)).Int("attempts", res.Attempts).Msg("page failed")
 	} else {
 		res.Status = tasks.PageDone
@@ -50,7 +62,9 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item) {
 	defer cancel()
 	if err := h.deps.Store.SavePage(wctx, job.ID, res); err != nil {
 		log.Error().Err(err).Msg("could not store the page result; the page will be redone")
+		return
 	}
+	h.deps.Observer.PageDone(job, res)
 }
 
 // analyze calls the analyzer, turning a panic into a permanent error so one
