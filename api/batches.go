@@ -67,9 +67,7 @@ func (s *Server) handleSubmitBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	batchMeta, err := checkMetadata(shared.Metadata)
 	if err == nil && shared.CallbackURL != "" {
-		if _, cerr := checkURL(shared.CallbackURL); cerr != nil {
-			err = tasks.Errorf(tasks.CodeInvalidURL, "callback_url: %s", tasks.ErrorMessage(cerr))
-		}
+		err = s.checkCallbackURL(shared.CallbackURL)
 	}
 	if err != nil {
 		writeError(w, err)

@@ -53,6 +53,7 @@ func (s *Server) cancelJob(ctx context.Context, id string) (*tasks.Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.announce(ctx, job)
 	if s.deps.Tasks != nil {
 		queue := string(job.Options.Priority)
 		if queue == "" {

@@ -48,6 +48,10 @@ type Store interface {
 	// an event id, waiting up to block for the first one.
 	JobEvents(ctx context.Context, id, after string, block time.Duration) ([]tasks.Event, error)
 	BatchEvents(ctx context.Context, id, after string, block time.Duration) ([]tasks.Event, error)
+	// JobDeliveries and BatchDeliveries return the webhook delivery
+	// attempts of a job or a batch, oldest first.
+	JobDeliveries(ctx context.Context, id string) ([]tasks.DeliveryAttempt, error)
+	BatchDeliveries(ctx context.Context, id string) ([]tasks.DeliveryAttempt, error)
 	// Ping checks the store answers; /readyz reports it as "redis".
 	Ping(ctx context.Context) error
 }
@@ -66,6 +70,13 @@ type Enqueuer interface {
 // implements it; it returns a *tasks.Error with CodeEmptyFile or
 // CodeUnsupportedType for input mmq cannot analyze.
 type SniffFunc func(data []byte) (tasks.Kind, error)
+
+// InspectVideoFunc probes a video once and plans a job's frames from opts:
+// it returns the video's facts and opts with the video defaults applied.
+// Its errors are *tasks.Error with CodeEmptyFile, CodeInvalidVideo,
+// CodeNoVideoStream, CodeUnsupportedCodec, CodeVideoTooLong,
+// CodeTooManyFrames, CodeInvalidRequest or CodeFFmpegUnavailable.
+type InspectVideoFunc func(ctx context.Context, data []byte, opts tasks.Options) (*tasks.VideoPlan, error)
 
 // InspectPDFFunc opens a PDF once and returns its page count. Its errors are
 // *tasks.Error with CodeInvalidPDF, CodeEncryptedPDF, CodeWrongPassword or

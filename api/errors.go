@@ -32,6 +32,18 @@ var statusOf = map[tasks.Code]int{
 	// where nginx's 499 says what happened.
 	tasks.CodeCanceled: 499,
 	tasks.CodeInternal: http.StatusInternalServerError,
+
+	// API keys and their rate limit.
+	tasks.CodeUnauthorized: http.StatusUnauthorized,
+	tasks.CodeRateLimited:  http.StatusTooManyRequests,
+
+	// Videos.
+	tasks.CodeInvalidVideo:      http.StatusUnprocessableEntity,
+	tasks.CodeNoVideoStream:     http.StatusUnprocessableEntity,
+	tasks.CodeVideoTooLong:      http.StatusUnprocessableEntity,
+	tasks.CodeTooManyFrames:     http.StatusUnprocessableEntity,
+	tasks.CodeUnsupportedCodec:  http.StatusUnsupportedMediaType,
+	tasks.CodeFFmpegUnavailable: http.StatusServiceUnavailable,
 }
 
 // httpStatus returns the HTTP status of code.

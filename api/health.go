@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 )
@@ -22,8 +23,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 // handleReady runs every readiness check at once under one ReadinessTimeout
-// and answers 503 if any fails: GET /readyz. Checks must return when their
-// context ends.
+// and answers 503 if any fails: GET /readyz. A check whose error wraps
+// ErrDegraded is reported, and the status says "degraded", but the answer
+// stays 200. Checks must return when their context ends.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	checks := make(map[string]func(context.Context) error, len(s.deps.Checks)+1)
 	checks[redisCheck] = s.deps.Store.Ping
@@ -38,6 +40,8 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		wg      sync.WaitGroup
 		results = make(map[string]string, len(checks))
 		ready   = true
+		// degraded says an optional part is missing.
+		degraded bool
 	)
 	for name, check := range checks {
 		wg.Go(func() {
@@ -45,7 +49,11 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			defer mu.Unlock()
 			results[name] = "ok"
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrDegraded):
+				results[name] = err.Error()
+				degraded = true
+			case err != nil:
 				results[name] = err.Error()
 				ready = false
 			}
@@ -56,5 +64,14 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "unavailable", Checks: results})
 		return
 	}
-	writeJSON(w, http.StatusOK, healthResponse{Status: "ready", Checks: results})
+	status := "ready"
+	if degraded {
+		status = "degraded"
+	}
+	writeJSON(w, http.StatusOK, healthResponse{Status: status, Checks: results})
 }
+
+// ErrDegraded is wrapped by the error of a readiness check that finds an
+// optional part missing (ffmpeg: videos fail, documents work): /readyz
+// reports it without taking the server out of service.
+var ErrDegraded = errors.New("degraded")

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -99,12 +100,17 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			if rec.err != nil && (rec.status >= 500 || errors.Unwrap(rec.err) != nil) {
 				ev = ev.AnErr("cause", rec.err)
 			}
+			d := time.Since(start)
 			ev.Str("method", r.Method).
 				Str("path", r.URL.Path).
 				Int("status", rec.status).
 				Int64("bytes", rec.bytes).
-				Dur("duration", time.Since(start)).
+				Dur("duration", d).
 				Msg("request")
+			// The mux sets the pattern on the request it was given;
+			// requests that no route matched, or that were refused
+			// before the mux, share one label.
+			s.deps.Observer.HTTPRequest(r.Method, cmp.Or(r.Pattern, "unmatched"), rec.status, d)
 		}()
 		next.ServeHTTP(rec, r)
 	})

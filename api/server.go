@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 	"github.com/rs/zerolog"
 )
@@ -39,12 +40,31 @@ type Config struct {
 	// MaxBatchUploadBytes bounds the body of a multipart batch. Defaults to
 	// 1 GiB.
 	MaxBatchUploadBytes int64
+	// MaxFrames bounds the frames of a video job. A job's max_frames may
+	// lower it, never raise it. Defaults to 300.
+	MaxFrames int
+	// SSRF checks the URLs clients submit, inputs and callbacks: with its
+	// zero value a URL whose host is a private, loopback or link-local IP
+	// literal, or localhost, is refused with 400 invalid_url. Names are
+	// checked by the worker when it connects.
+	SSRF ssrf.Config
+	// RefuseCallbacks refuses every callback_url with 400: set it when no
+	// worker can sign webhooks (no webhooks.secret). Defaults to false.
+	RefuseCallbacks bool
+	// Webhooks holds the schedule and asynq options of the webhook:deliver
+	// tasks the API enqueues (cancellations, redeliveries); it must match
+	// the worker's. See tasks.WebhookTaskConfig for its defaults.
+	Webhooks tasks.WebhookTaskConfig
+	// Auth configures API keys and their rate limit. Its zero value leaves
+	// the API open; see AuthConfig.
+	Auth AuthConfig
 }
 
 // Defaults of Config.
 const (
 	DefaultMaxUploadBytes   = 100 << 20
 	DefaultMaxPages         = 2000
+	DefaultMaxFrames        = 300
 	DefaultTask             = "general_qa"
 	DefaultReadinessTimeout = 2 * time.Second
 )
@@ -59,6 +79,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxPages == 0 {
 		c.MaxPages = DefaultMaxPages
+	}
+	if c.MaxFrames == 0 {
+		c.MaxFrames = DefaultMaxFrames
 	}
 	if c.DefaultTask == "" {
 		c.DefaultTask = DefaultTask
@@ -75,6 +98,7 @@ func (c *Config) setDefaults() {
 	if c.MaxConcurrentInspections == 0 {
 		c.MaxConcurrentInspections = runtime.GOMAXPROCS(0)
 	}
+	c.Auth.setDefaults()
 }
 
 // Validate reports a Config that cannot work.
@@ -84,6 +108,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("api: MaxUploadBytes %d is negative", c.MaxUploadBytes)
 	case c.MaxPages < 0:
 		return fmt.Errorf("api: MaxPages %d is negative", c.MaxPages)
+	case c.MaxFrames < 0:
+		return fmt.Errorf("api: MaxFrames %d is negative", c.MaxFrames)
 	case !taskPattern.MatchString(c.DefaultTask):
 		return fmt.Errorf("api: DefaultTask %q does not match %s", c.DefaultTask, taskPattern)
 	case c.ReadinessTimeout < 0:
@@ -91,7 +117,7 @@ func (c *Config) Validate() error {
 	case c.MaxConcurrentInspections < 0:
 		return fmt.Errorf("api: MaxConcurrentInspections %d is negative", c.MaxConcurrentInspections)
 	}
-	return nil
+	return c.Auth.Validate()
 }
 
 // Deps are the parts the API works with. Store, Blobs, Queue and Sniff are
@@ -107,6 +133,16 @@ type Deps struct {
 	// refused with a 4xx and the job records its page count. Without it
 	// those checks happen in the worker and end as failed jobs.
 	InspectPDF InspectPDFFunc
+	// InspectVideo, if set, probes every uploaded video before the job is
+	// accepted, so that damaged, audio-only, too long videos and sampling
+	// that selects too many frames are refused with a 4xx, and the job
+	// records the video's facts and its planned frames. When it reports
+	// CodeFFmpegUnavailable the video is accepted unprobed, for a worker
+	// that has ffmpeg.
+	InspectVideo InspectVideoFunc
+	// Models, if set, answers POST /v1/estimate and decides which
+	// providers a job may choose; without it neither is offered.
+	Models Models
 	// Tasks, if set, lets a cancel remove or stop a job's queued or running
 	// task; without it a cancel only marks the job.
 	Tasks TaskControl
@@ -119,11 +155,17 @@ type Deps struct {
 	// NewID returns a new job id. Defaults to a UUIDv7 string, whose time
 	// order makes ids sort by submission.
 	NewID func() string
+	// Observer hears of every request, for metrics. Defaults to one that
+	// ignores them.
+	Observer Observer
 }
 
 func (d *Deps) setDefaults() {
 	if d.NewID == nil {
 		d.NewID = newUUIDv7
+	}
+	if d.Observer == nil {
+		d.Observer = nopObserver{}
 	}
 }
 
@@ -171,6 +213,8 @@ type Server struct {
 	handler http.Handler
 	// inspections holds a token per running InspectPDF.
 	inspections chan struct{}
+	// keys are the API keys and their rate limiters.
+	keys *keyring
 }
 
 // New returns a Server, or an error if cfg or deps cannot work.
@@ -188,13 +232,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps:        deps,
 		log:         deps.Logger,
 		inspections: make(chan struct{}, cfg.MaxConcurrentInspections),
+		keys:        newKeyring(cfg.Auth),
 	}
 	s.handler = s.routes()
 	return s, nil
 }
 
-// Handler returns the API's routes wrapped in request-id, access-log and
-// panic-recovery middleware.
+// Handler returns the API's routes wrapped in request-id, access-log, API
+// key and panic-recovery middleware.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() http.Handler {
@@ -207,15 +252,20 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/batches/{id}/events", s.handleBatchEvents)
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.handleCancelJob)
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.handleRetryJob)
+	mux.HandleFunc("GET /v1/jobs/{id}/deliveries", s.handleJobDeliveries)
+	mux.HandleFunc("POST /v1/jobs/{id}/deliveries/redeliver", s.handleRedeliver)
+	mux.HandleFunc("GET /v1/batches/{id}/deliveries", s.handleBatchDeliveries)
 	mux.HandleFunc("POST /v1/batches/{id}/cancel", s.handleCancelBatch)
 	mux.HandleFunc("POST /v1/batches", s.handleSubmitBatch)
 	mux.HandleFunc("GET /v1/batches/{id}", s.handleGetBatch)
 	mux.HandleFunc("GET /v1/batches/{id}/jobs", s.handleBatchJobs)
 	mux.HandleFunc("GET /v1/notifications", s.handleNotifications)
+	mux.HandleFunc("GET /v1/stats", s.handleStats)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("POST /v1/estimate", s.handleEstimate)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, tasks.Errorf(tasks.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
-	return s.withRequestID(s.withAccessLog(withRecovery(mux)))
+	return s.withRequestID(s.withAccessLog(s.withAuth(withRecovery(mux), challengeBearer, isAPIPath)))
 }

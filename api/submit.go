@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 	"github.com/rs/zerolog"
 )
@@ -26,7 +27,6 @@ const (
 	// notification.
 	maxMetadataBytes = 16 << 10
 	maxPasswordBytes = 1 << 10
-	maxURLBytes      = 2 << 10
 	// maxFieldBytes bounds any multipart field other than the file.
 	maxFieldBytes = maxMetadataBytes
 	// formOverhead is what a multipart body may hold beyond the file: the
@@ -54,6 +54,14 @@ type submitRequest struct {
 	Password string          `json:"password"`
 	// CallbackURL receives the job's signed webhook when it ends.
 	CallbackURL string `json:"callback_url"`
+	// Video options: see tasks.Options.
+	Sample    string  `json:"sample"`
+	MaxFrames int     `json:"max_frames"`
+	Start     float64 `json:"start"`
+	End       float64 `json:"end"`
+	// Model options: see tasks.Options.
+	Provider   string  `json:"provider"`
+	MaxCostUSD float64 `json:"max_cost_usd"`
 
 	// Upload, from the multipart form only.
 	file     []byte
@@ -146,11 +154,13 @@ func (s *Server) acceptUpload(ctx context.Context, job *tasks.Job, req *submitRe
 	switch kind {
 	case tasks.KindDocument:
 	case tasks.KindVideo:
-		return tasks.Errorf(tasks.CodeUnsupportedType, "video jobs are not supported yet")
+		if err := s.acceptVideo(ctx, job, req.file); err != nil {
+			return err
+		}
 	default:
 		return tasks.Errorf(tasks.CodeUnsupportedType, "unsupported file kind %q", kind)
 	}
-	if s.deps.InspectPDF != nil {
+	if kind == tasks.KindDocument && s.deps.InspectPDF != nil {
 		pages, err := s.inspectPDF(ctx, req.file, req.Password, job.Options.MaxPages)
 		if err != nil {
 			return err
@@ -190,40 +200,43 @@ func (s *Server) inspectPDF(ctx context.Context, data []byte, password string, m
 // acceptURL checks a job's source URL. The worker fetches and sniffs it, so
 // a URL job is a document job until its input says otherwise.
 func (s *Server) acceptURL(job *tasks.Job, raw string) error {
-	u, err := checkURL(raw)
-	if err != nil {
+	if raw == "" {
+		return tasks.Errorf(tasks.CodeInvalidRequest, "give either a file (multipart/form-data) or a url (application/json)")
+	}
+	if err := s.checkURL(raw); err != nil {
 		return err
 	}
 	job.Kind = tasks.KindDocument
-	job.SourceURL = u
+	job.SourceURL = raw
 	return nil
 }
 
-// checkURL returns raw if it is an absolute http or https URL with a host and
-// without credentials, which would be stored and shown with the job.
-func checkURL(raw string) (string, error) {
-	if raw == "" {
-		return "", tasks.Errorf(tasks.CodeInvalidRequest, "give either a file (multipart/form-data) or a url (application/json)")
+// checkURL refuses a URL mmq must not fetch or call: not absolute http or
+// https, without a host, with credentials (which would be stored and shown
+// with the job), or with a host the SSRF guard refuses on its face (an IP
+// literal of a private network, localhost). Names are resolved, and their
+// addresses checked, when the worker connects.
+func (s *Server) checkURL(raw string) error {
+	if _, err := s.cfg.SSRF.CheckURL(raw); err != nil {
+		var ue *ssrf.URLError
+		if errors.As(err, &ue) {
+			return tasks.WrapError(tasks.CodeInvalidURL, err, ue.Reason)
+		}
+		return tasks.WrapError(tasks.CodeInvalidURL, err, "the URL is not valid")
 	}
-	if len(raw) > maxURLBytes {
-		return "", tasks.Errorf(tasks.CodeInvalidURL, "url is longer than %d bytes", maxURLBytes)
+	return nil
+}
+
+// checkCallbackURL checks a job's or batch's callback_url like checkURL,
+// then refuses a valid one when this server sends no webhooks.
+func (s *Server) checkCallbackURL(raw string) error {
+	if err := s.checkURL(raw); err != nil {
+		return tasks.WrapError(tasks.CodeInvalidURL, err, "callback_url: "+tasks.ErrorMessage(err))
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", tasks.Errorf(tasks.CodeInvalidURL, "url does not parse")
+	if s.cfg.RefuseCallbacks {
+		return tasks.Errorf(tasks.CodeInvalidRequest, "callback_url: this server sends no webhooks (webhooks.secret is not set)")
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https":
-	default:
-		return "", tasks.Errorf(tasks.CodeInvalidURL, "url scheme must be http or https, not %q", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return "", tasks.Errorf(tasks.CodeInvalidURL, "url has no host")
-	}
-	if u.User != nil {
-		return "", tasks.Errorf(tasks.CodeInvalidURL, "url must not carry credentials")
-	}
-	return raw, nil
+	return nil
 }
 
 // options validates a request's analysis options and metadata and returns
@@ -257,9 +270,15 @@ func (s *Server) options(req *submitRequest) (tasks.Options, json.RawMessage, er
 	if len(req.Password) > maxPasswordBytes {
 		return opts, nil, tasks.Errorf(tasks.CodeInvalidRequest, "password is longer than %d bytes", maxPasswordBytes)
 	}
+	if err := s.videoOptions(req, &opts); err != nil {
+		return opts, nil, err
+	}
+	if err := s.modelOptions(req, &opts); err != nil {
+		return opts, nil, err
+	}
 	if req.CallbackURL != "" {
-		if _, err := checkURL(req.CallbackURL); err != nil {
-			return opts, nil, tasks.Errorf(tasks.CodeInvalidURL, "callback_url: %s", tasks.ErrorMessage(err))
+		if err := s.checkCallbackURL(req.CallbackURL); err != nil {
+			return opts, nil, err
 		}
 	}
 	meta, err := checkMetadata(req.Metadata)
@@ -338,8 +357,11 @@ func jsonError(err error) error {
 		return tasks.WrapError(tasks.CodeFileTooLarge, err, fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return tasks.WrapError(tasks.CodeInvalidRequest, err, "request body is not valid JSON")
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		// The body itself: an array, a string, a number.
+		return tasks.WrapError(tasks.CodeInvalidRequest, err, "request body must be a JSON object")
 	case errors.As(err, &typeErr):
-		return tasks.WrapError(tasks.CodeInvalidRequest, err, fmt.Sprintf("field %q must be of JSON type %s", typeErr.Field, jsonType(typeErr.Type.Kind().String())))
+		return tasks.WrapError(tasks.CodeInvalidRequest, err, fmt.Sprintf("field %q must be %s", typeErr.Field, jsonType(typeErr.Type.Kind().String())))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return tasks.WrapError(tasks.CodeInvalidRequest, err, strings.TrimPrefix(err.Error(), "json: "))
 	}
@@ -349,10 +371,19 @@ func jsonError(err error) error {
 // jsonType names a Go kind the way a JSON client thinks of it.
 func jsonType(kind string) string {
 	switch {
-	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
-		return "number"
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
+		// Also said of 1.5 and 1e309, which are JSON numbers all right.
+		return "an integer"
+	case strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "struct", kind == "map":
+		return "a JSON object"
+	case kind == "slice", kind == "array":
+		return "a JSON array"
+	case kind == "bool":
+		return "true or false"
 	}
-	return kind
+	return "a JSON " + kind
 }
 
 // readMultipart parses the multipart form of a submit request, streaming the
@@ -409,6 +440,28 @@ func (s *Server) readMultipart(r *http.Request) (*submitRequest, error) {
 			req.Password = value
 		case "callback_url":
 			req.CallbackURL = value
+		case "provider":
+			req.Provider = value
+		case "max_cost_usd":
+			if req.MaxCostUSD, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
+				return nil, tasks.Errorf(tasks.CodeInvalidRequest, "max_cost_usd must be a number")
+			}
+		case "sample":
+			req.Sample = value
+		case "max_frames":
+			if req.MaxFrames, err = strconv.Atoi(strings.TrimSpace(value)); err != nil {
+				return nil, tasks.Errorf(tasks.CodeInvalidRequest, "max_frames must be an integer")
+			}
+		case "start", "end":
+			f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			if err != nil {
+				return nil, tasks.Errorf(tasks.CodeInvalidRequest, "%s must be a number of seconds", name)
+			}
+			if name == "start" {
+				req.Start = f
+			} else {
+				req.End = f
+			}
 		default:
 			return nil, tasks.Errorf(tasks.CodeInvalidRequest, "unknown form field %q", name)
 		}

@@ -170,7 +170,6 @@ func TestSubmitRefused(t *testing.T) {
 		{"empty file", file(writeTemp(t, "empty.pdf", nil), client.SubmitOptions{}), 400, tasks.CodeEmptyFile},
 		{"plain text", file(writeTemp(t, "notes.txt", []byte("just some notes\n")), client.SubmitOptions{}), 415, tasks.CodeUnsupportedType},
 		{"HTML named .pdf", file(writeTemp(t, "x.pdf", []byte("<!DOCTYPE html><html><body>login</body></html>")), client.SubmitOptions{}), 415, tasks.CodeUnsupportedType},
-		{"video", file(testdata("video-1x1.mp4"), client.SubmitOptions{}), 415, tasks.CodeUnsupportedType},
 		{"corrupt PDF", file(testdata("corrupt-no-startxref.pdf"), client.SubmitOptions{}), 422, tasks.CodeInvalidPDF},
 		{"encrypted without password", file(testdata("encrypted-r3.pdf"), client.SubmitOptions{}), 422, tasks.CodeEncryptedPDF},
 		{"wrong password", file(testdata("encrypted-r3.pdf"), client.SubmitOptions{Password: secret}), 422, tasks.CodeWrongPassword},

@@ -44,7 +44,7 @@ func (c *Client) SubmitBatchFiles(ctx context.Context, paths []string, opts Subm
 }
 
 func writeBatchForm(mw *multipart.Writer, paths []string, opts SubmitOptions) error {
-	fields := [][2]string{{"task", opts.Task}, {"priority", opts.Priority}, {"metadata", string(opts.Metadata)}}
+	fields := [][2]string{{"task", opts.Task}, {"priority", opts.Priority}, {"metadata", string(opts.Metadata)}, {"callback_url", opts.CallbackURL}}
 	if opts.MaxPages != 0 {
 		fields = append(fields, [2]string{"max_pages", strconv.Itoa(opts.MaxPages)})
 	}
@@ -79,10 +79,15 @@ func copyFilePart(mw *multipart.Writer, path string) error {
 
 // SubmitBatchURLs submits one job per URL as a batch.
 func (c *Client) SubmitBatchURLs(ctx context.Context, urls []string, opts SubmitOptions) (*BatchReply, error) {
-	body, err := json.Marshal(map[string]any{
+	req := map[string]any{
 		"urls": urls, "task": opts.Task, "priority": opts.Priority,
 		"metadata": opts.Metadata, "max_pages": opts.MaxPages,
-	})
+	}
+	if opts.CallbackURL != "" {
+		// The batch's: it receives batch.completed.
+		req["callback_url"] = opts.CallbackURL
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}

@@ -25,8 +25,19 @@ import (
 
 // Client calls one mmq server. It is safe for concurrent use.
 type Client struct {
-	base string
-	http *http.Client
+	base   string
+	http   *http.Client
+	apiKey string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithAPIKey sends key with every request, as "Authorization: Bearer
+// <key>". A server with auth.enabled answers requests without a known key
+// with 401 unauthorized. An empty key sends none.
+func WithAPIKey(key string) Option {
+	return func(c *Client) { c.apiKey = key }
 }
 
 // New returns a client of the server at baseURL ("http://localhost:8080").
@@ -34,11 +45,15 @@ type Client struct {
 // contexts passed to each call. A transport without ExpectContinueTimeout
 // sends an upload's body without waiting for the server's go-ahead, so a
 // file over the server's limit may end in a reset connection instead of a 413.
-func New(baseURL string, httpClient *http.Client) *Client {
+func New(baseURL string, httpClient *http.Client, opts ...Option) *Client {
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), http: httpClient}
+	c := &Client{base: strings.TrimRight(baseURL, "/"), http: httpClient}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // SubmitOptions are the options of a new job. Zero values leave the choice
@@ -58,6 +73,25 @@ type SubmitOptions struct {
 	// Password opens an encrypted PDF. The server keeps it apart from the
 	// job and never returns it.
 	Password string
+	// CallbackURL receives the job's signed webhook when it ends.
+	CallbackURL string
+	// Sample chooses a video's frames: "fps:<n>" (n a second), e.g. "fps:0.5"
+	// for one every 2 s, "scene:<threshold>" (where the picture changes,
+	// e.g. "scene:0.3") or "keyframes". The server's default is fps:1,
+	// slowed down to fit MaxFrames.
+	Sample string
+	// MaxFrames caps the frames of a video; 0 means the server's limit,
+	// which a job may lower but not raise.
+	MaxFrames int
+	// Start and End bound the part of a video analyzed, in seconds; 0 means
+	// its start and its end.
+	Start, End float64
+	// Provider picks the model provider among those the server lets jobs
+	// choose; empty means the server's own.
+	Provider string
+	// MaxCostUSD caps what the job may spend on model calls; it stops
+	// within one page of the cap with error code budget_exceeded. 0: no cap.
+	MaxCostUSD float64
 }
 
 // APIError is the error of a call the server answered with a non-2xx status.
@@ -154,9 +188,24 @@ func writeForm(mw *multipart.Writer, f io.Reader, name string, opts SubmitOption
 		{"priority", opts.Priority},
 		{"metadata", string(opts.Metadata)},
 		{"password", opts.Password},
+		{"callback_url", opts.CallbackURL},
 	}
 	if opts.MaxPages != 0 {
 		fields = append(fields, [2]string{"max_pages", strconv.Itoa(opts.MaxPages)})
+	}
+	fields = append(fields, [2]string{"sample", opts.Sample})
+	if opts.MaxFrames != 0 {
+		fields = append(fields, [2]string{"max_frames", strconv.Itoa(opts.MaxFrames)})
+	}
+	if opts.Start != 0 {
+		fields = append(fields, [2]string{"start", strconv.FormatFloat(opts.Start, 'f', -1, 64)})
+	}
+	if opts.End != 0 {
+		fields = append(fields, [2]string{"end", strconv.FormatFloat(opts.End, 'f', -1, 64)})
+	}
+	fields = append(fields, [2]string{"provider", opts.Provider})
+	if opts.MaxCostUSD != 0 {
+		fields = append(fields, [2]string{"max_cost_usd", strconv.FormatFloat(opts.MaxCostUSD, 'f', -1, 64)})
 	}
 	for _, kv := range fields {
 		if kv[1] == "" {
@@ -178,12 +227,19 @@ func writeForm(mw *multipart.Writer, f io.Reader, name string, opts SubmitOption
 
 // submitURLRequest is the JSON form of a submission.
 type submitURLRequest struct {
-	URL      string          `json:"url"`
-	Task     string          `json:"task,omitempty"`
-	Priority string          `json:"priority,omitempty"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-	MaxPages int             `json:"max_pages,omitempty"`
-	Password string          `json:"password,omitempty"`
+	URL         string          `json:"url"`
+	Task        string          `json:"task,omitempty"`
+	Priority    string          `json:"priority,omitempty"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	MaxPages    int             `json:"max_pages,omitempty"`
+	Password    string          `json:"password,omitempty"`
+	CallbackURL string          `json:"callback_url,omitempty"`
+	Sample      string          `json:"sample,omitempty"`
+	MaxFrames   int             `json:"max_frames,omitempty"`
+	Start       float64         `json:"start,omitempty"`
+	End         float64         `json:"end,omitempty"`
+	Provider    string          `json:"provider,omitempty"`
+	MaxCostUSD  float64         `json:"max_cost_usd,omitempty"`
 }
 
 // SubmitURL submits a job whose input the server's worker fetches from
@@ -191,12 +247,19 @@ type submitURLRequest struct {
 // fetched or analyzed ends as a failed job.
 func (c *Client) SubmitURL(ctx context.Context, rawURL string, opts SubmitOptions) (*tasks.Job, error) {
 	body, err := json.Marshal(submitURLRequest{
-		URL:      rawURL,
-		Task:     opts.Task,
-		Priority: opts.Priority,
-		Metadata: opts.Metadata,
-		MaxPages: opts.MaxPages,
-		Password: opts.Password,
+		URL:         rawURL,
+		Task:        opts.Task,
+		Priority:    opts.Priority,
+		Metadata:    opts.Metadata,
+		MaxPages:    opts.MaxPages,
+		Password:    opts.Password,
+		CallbackURL: opts.CallbackURL,
+		Sample:      opts.Sample,
+		MaxFrames:   opts.MaxFrames,
+		Start:       opts.Start,
+		End:         opts.End,
+		Provider:    opts.Provider,
+		MaxCostUSD:  opts.MaxCostUSD,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("client: encode request: %w", err)
@@ -347,6 +410,9 @@ func (c *Client) newRequest(ctx context.Context, method, path, contentType strin
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
 	return req, nil
 }
 
@@ -399,4 +465,27 @@ func withQuery(path string, q url.Values) string {
 		return path
 	}
 	return path + "?" + q.Encode()
+}
+
+// Deliveries returns the webhook delivery attempts of job id, oldest first.
+func (c *Client) Deliveries(ctx context.Context, id string) ([]tasks.DeliveryAttempt, error) {
+	var resp struct {
+		Deliveries []tasks.DeliveryAttempt `json:"deliveries"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/deliveries", "", nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Deliveries, nil
+}
+
+// Redeliver sends the webhook of ended job id again, and returns its
+// message id, which is the first delivery's.
+func (c *Client) Redeliver(ctx context.Context, id string) (webhookID string, err error) {
+	var resp struct {
+		WebhookID string `json:"webhook_id"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/deliveries/redeliver", "", nil, &resp); err != nil {
+		return "", err
+	}
+	return resp.WebhookID, nil
 }
