@@ -16,6 +16,10 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/mmq/mmq/ssrf"
+	"github.com/mmq/mmq/tasks"
+	"github.com/mmq/mmq/webhook"
 )
 
 // Config is mmq's whole configuration.
@@ -30,6 +34,19 @@ type Config struct {
 	Log     Log     `mapstructure:"log"`
 	Monitor Monitor `mapstructure:"monitoring"`
 	Tools   Tools   `mapstructure:"tools"`
+	// Video configures the analysis of videos.
+	Video Video `mapstructure:"video"`
+	// Webhooks configures the signed webhooks sent to callback URLs.
+	Webhooks Webhooks `mapstructure:"webhooks"`
+	// SSRF says which addresses input downloads and webhooks may reach.
+	SSRF SSRF `mapstructure:"ssrf"`
+	// Auth configures API keys and their rate limit.
+	Auth Auth `mapstructure:"auth"`
+	// Metrics configures the Prometheus /metrics endpoint.
+	Metrics Metrics `mapstructure:"metrics"`
+	// Models configures the model providers and their controls (see
+	// models.go): analyzer, providers, analysis, prices, cache, guardrails.
+	Models `mapstructure:",squash"`
 }
 
 // Redis locates the Redis that holds queues and the store.
@@ -40,6 +57,53 @@ type Redis struct {
 	Username string `mapstructure:"username"`
 	Password string `mapstructure:"password"`
 	DB       int    `mapstructure:"db"`
+	// Sentinel, when its MasterName is set, finds the primary through
+	// Redis Sentinel and follows its failovers. Addr must then be empty.
+	Sentinel RedisSentinel `mapstructure:"sentinel"`
+	// Cluster, when its Addrs are set, talks to a Redis Cluster. Addr
+	// must then be empty, DB 0, and store.prefix a hash tag (see
+	// store/doc.go).
+	Cluster RedisCluster `mapstructure:"cluster"`
+}
+
+// RedisSentinel locates a primary through Redis Sentinel.
+type RedisSentinel struct {
+	// MasterName is the name the sentinels monitor the primary under.
+	MasterName string `mapstructure:"master_name"`
+	// Addrs are host:port of sentinels; one that answers is enough.
+	// From the environment: comma-separated.
+	Addrs []string `mapstructure:"addrs"`
+	// Username and Password authenticate to the sentinels themselves;
+	// redis.username and redis.password to the primary and replicas.
+	Username string `mapstructure:"username"`
+	Password string `mapstructure:"password"`
+}
+
+// RedisCluster locates a Redis Cluster.
+type RedisCluster struct {
+	// Addrs are host:port of some of its nodes; the others are
+	// discovered. From the environment: comma-separated.
+	Addrs []string `mapstructure:"addrs"`
+}
+
+// Redis modes, as Redis.Mode returns them.
+const (
+	RedisModeSingle   = "single"
+	RedisModeSentinel = "sentinel"
+	RedisModeCluster  = "cluster"
+)
+
+// Mode returns how r reaches Redis: RedisModeSentinel when a sentinel
+// master is named, RedisModeCluster when cluster nodes are listed, else
+// RedisModeSingle.
+func (r Redis) Mode() string {
+	switch {
+	case r.Sentinel.MasterName != "":
+		return RedisModeSentinel
+	case len(r.Cluster.Addrs) > 0:
+		return RedisModeCluster
+	}
+	return RedisModeSingle
 }
 
 // API configures the HTTP server.
@@ -81,13 +145,50 @@ type Store struct {
 
 // Blobs configures where inputs are kept.
 type Blobs struct {
-	Dir string `mapstructure:"dir"`
+	// Backend is local (a directory, Dir) or s3 (a bucket, S3).
+	Backend string `mapstructure:"backend"`
+	Dir     string `mapstructure:"dir"`
+	S3      S3     `mapstructure:"s3"`
 }
+
+// S3 locates a bucket of an S3-compatible object store.
+type S3 struct {
+	// Endpoint is host[:port], without a scheme.
+	Endpoint string `mapstructure:"endpoint"`
+	Bucket   string `mapstructure:"bucket"`
+	Region   string `mapstructure:"region"`
+	// AccessKey and SecretKey: empty takes AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY, or the host's IAM role.
+	AccessKey string `mapstructure:"access_key"`
+	SecretKey string `mapstructure:"secret_key"`
+	UseSSL    bool   `mapstructure:"use_ssl"`
+	// Prefix starts every object name.
+	Prefix string `mapstructure:"prefix"`
+}
+
+// Blob backends.
+const (
+	BlobsLocal = "local"
+	BlobsS3    = "s3"
+)
 
 // Limits bounds what clients may submit.
 type Limits struct {
 	MaxUploadBytes int64 `mapstructure:"max_upload_bytes"`
 	MaxPages       int   `mapstructure:"max_pages"`
+	// MaxFrames is the frames a video job analyzes at most when it sets no
+	// max_frames, and the most it may set.
+	MaxFrames int `mapstructure:"max_frames"`
+	// MaxVideoDuration refuses longer videos.
+	MaxVideoDuration time.Duration `mapstructure:"max_video_duration"`
+	// MaxVideoDimension refuses videos wider or taller, in pixels.
+	MaxVideoDimension int `mapstructure:"max_video_dimension"`
+	// MaxVideoPixels refuses videos whose frames have more pixels.
+	MaxVideoPixels int `mapstructure:"max_video_pixels"`
+	// MaxBatchJobs bounds the items of one batch.
+	MaxBatchJobs int `mapstructure:"max_batch_jobs"`
+	// MaxBatchUploadBytes bounds the body of a multipart batch upload.
+	MaxBatchUploadBytes int64 `mapstructure:"max_batch_upload_bytes"`
 }
 
 // Log configures logging.
@@ -103,12 +204,80 @@ type Monitor struct {
 	Enabled  bool   `mapstructure:"enabled"`
 	Path     string `mapstructure:"path"`
 	ReadOnly bool   `mapstructure:"read_only"`
+	// PrometheusAddr is the URL of a Prometheus that scrapes mmq; with it
+	// asynqmon shows its metrics charts. Empty: no charts.
+	PrometheusAddr string `mapstructure:"prometheus_addr"`
+}
+
+// Auth configures API keys.
+type Auth struct {
+	// Enabled requires a key on /v1 and /monitoring. `mmq run` turns it
+	// off when Keys is empty, and says so.
+	Enabled bool `mapstructure:"enabled"`
+	// Keys are the hex SHA-256 digests of the accepted keys (`mmq keys
+	// create`). From the environment: comma-separated.
+	Keys []string `mapstructure:"keys"`
+	// RateLimit is each key's requests per second per API process; 0: none.
+	RateLimit float64 `mapstructure:"rate_limit"`
+	// Burst is the requests a key may make at once.
+	Burst int `mapstructure:"burst"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Enabled serves /metrics on the API's address.
+	Enabled bool `mapstructure:"enabled"`
+	// Addr, if set, serves /metrics on a listener of its own as well: how
+	// a worker process, which has no API, exports its metrics.
+	Addr string `mapstructure:"addr"`
 }
 
 // Tools locates external programs.
 type Tools struct {
 	PDFToText string `mapstructure:"pdftotext"`
 	QPDF      string `mapstructure:"qpdf"`
+	PDFToPPM  string `mapstructure:"pdftoppm"`
+	FFmpeg    string `mapstructure:"ffmpeg"`
+	FFprobe   string `mapstructure:"ffprobe"`
+}
+
+// Video configures the analysis of videos.
+type Video struct {
+	// DefaultSample is the sampling of a job that names none; an fps rate
+	// is lowered for videos too long for it within max_frames.
+	DefaultSample string `mapstructure:"default_sample"`
+	// FFmpegTimeout bounds the ffmpeg run that extracts a video's frames.
+	FFmpegTimeout time.Duration `mapstructure:"ffmpeg_timeout"`
+	// ProbeTimeout bounds one ffprobe run.
+	ProbeTimeout time.Duration `mapstructure:"probe_timeout"`
+}
+
+// Webhooks configures webhook signing and delivery.
+type Webhooks struct {
+	// Secret signs every webhook: "whsec_" + base64 of 24 to 64 random
+	// bytes. Empty: no webhooks are sent, and a callback_url is refused.
+	Secret string `mapstructure:"secret"`
+	// PreviousSecrets sign too during a rotation: each request then carries
+	// one signature per secret. From the environment: comma-separated.
+	PreviousSecrets []string `mapstructure:"previous_secrets"`
+	// Timeout bounds one delivery attempt.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// Schedule is the delay before each attempt, comma-separated: the first
+	// entry is the first attempt's, the others the retries'.
+	Schedule string `mapstructure:"schedule"`
+	// Concurrency is how many deliveries one worker process makes at once.
+	Concurrency int `mapstructure:"concurrency"`
+}
+
+// SSRF configures the guard on outgoing requests.
+type SSRF struct {
+	// AllowPrivateNetworks lets downloads and webhooks reach loopback,
+	// private and link-local addresses: for development and tests only.
+	AllowPrivateNetworks bool `mapstructure:"allow_private_networks"`
+	// AllowedNetworks are CIDR networks reachable all the same, for
+	// example an internal webhook receiver. From the environment:
+	// comma-separated.
+	AllowedNetworks []string `mapstructure:"allowed_networks"`
 }
 
 // Defaults maps every key to its default value.
@@ -117,6 +286,12 @@ var Defaults = map[string]any{
 	"redis.username": "",
 	"redis.password": "",
 	"redis.db":       0,
+
+	"redis.sentinel.master_name": "",
+	"redis.sentinel.addrs":       []string{},
+	"redis.sentinel.username":    "",
+	"redis.sentinel.password":    "",
+	"redis.cluster.addrs":        []string{},
 
 	"api.addr":             "127.0.0.1:8080",
 	"api.shutdown_timeout": "10s",
@@ -143,7 +318,15 @@ var Defaults = map[string]any{
 	"store.retention":             "168h",
 	"store.notifications_max_len": 100000,
 
-	"blobs.dir": "./data/blobs",
+	"blobs.backend":       "local",
+	"blobs.dir":           "./data/blobs",
+	"blobs.s3.endpoint":   "",
+	"blobs.s3.bucket":     "",
+	"blobs.s3.region":     "",
+	"blobs.s3.access_key": "",
+	"blobs.s3.secret_key": "",
+	"blobs.s3.use_ssl":    true,
+	"blobs.s3.prefix":     "blobs/",
 
 	"limits.max_upload_bytes": 104857600,
 	"limits.max_pages":        2000,
@@ -151,12 +334,43 @@ var Defaults = map[string]any{
 	"log.level":  "info",
 	"log.format": "auto",
 
-	"monitoring.enabled":   true,
-	"monitoring.path":      "/monitoring",
-	"monitoring.read_only": false,
+	"monitoring.enabled":         true,
+	"monitoring.path":            "/monitoring",
+	"monitoring.read_only":       false,
+	"monitoring.prometheus_addr": "",
+
+	"metrics.enabled": true,
+	"metrics.addr":    "",
+
+	"auth.enabled":    true,
+	"auth.keys":       []string{},
+	"auth.rate_limit": 50,
+	"auth.burst":      100,
+
+	"limits.max_batch_jobs":         10000,
+	"limits.max_batch_upload_bytes": 1073741824,
 
 	"tools.pdftotext": "pdftotext",
 	"tools.qpdf":      "qpdf",
+	"tools.ffmpeg":    "ffmpeg",
+	"tools.ffprobe":   "ffprobe",
+
+	"limits.max_frames":          300,
+	"limits.max_video_duration":  "1h",
+	"limits.max_video_dimension": 8192,
+	"limits.max_video_pixels":    33177600,
+
+	"video.default_sample": "fps:1",
+	"video.ffmpeg_timeout": "30m",
+	"video.probe_timeout":  "30s",
+
+	"webhooks.secret":             "",
+	"webhooks.previous_secrets":   []string{},
+	"webhooks.timeout":            "15s",
+	"webhooks.schedule":           "0s,5s,5m,30m,2h,5h,10h,10h",
+	"webhooks.concurrency":        10,
+	"ssrf.allow_private_networks": false,
+	"ssrf.allowed_networks":       []string{},
 }
 
 // Load reads the configuration: defaults, then the file at path (if not
@@ -193,6 +407,7 @@ func Load(path string, fs *pflag.FlagSet) (*Config, error) {
 	if err := v.Unmarshal(&c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	c.Models.applyKeyEnv()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -213,11 +428,41 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log.format %q: want auto, json or console", c.Log.Format))
 	}
+	if c.Limits.MaxFrames <= 0 || c.Limits.MaxVideoDuration <= 0 || c.Limits.MaxVideoDimension <= 0 || c.Limits.MaxVideoPixels <= 0 {
+		errs = append(errs, errors.New("limits.max_frames, limits.max_video_duration, limits.max_video_dimension and limits.max_video_pixels must be positive"))
+	}
+	if _, err := tasks.ParseSample(c.Video.DefaultSample); err != nil {
+		errs = append(errs, fmt.Errorf("video.default_sample: %s", tasks.ErrorMessage(err)))
+	}
+	if c.Video.FFmpegTimeout <= 0 || c.Video.ProbeTimeout <= 0 {
+		errs = append(errs, errors.New("video.ffmpeg_timeout and video.probe_timeout must be positive"))
+	}
 	if c.Redis.DB < 0 || c.Redis.DB > 15 {
 		errs = append(errs, fmt.Errorf("redis.db %d out of range 0..15", c.Redis.DB))
 	}
+	if _, err := c.WebhookSchedule(); err != nil {
+		errs = append(errs, fmt.Errorf("webhooks.schedule: %w", err))
+	}
+	if c.Webhooks.Timeout <= 0 || c.Webhooks.Concurrency <= 0 {
+		errs = append(errs, errors.New("webhooks.timeout and webhooks.concurrency must be positive"))
+	}
+	if c.Webhooks.Secret != "" {
+		if err := (webhook.Config{Secret: c.Webhooks.Secret, PreviousSecrets: c.Webhooks.PreviousSecrets}).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("webhooks.secret: %w", err))
+		}
+	}
+	if _, err := ssrf.ParseNetworks(c.SSRF.AllowedNetworks); err != nil {
+		errs = append(errs, fmt.Errorf("ssrf.allowed_networks: %w", err))
+	}
+	errs = append(errs, c.Models.validate()...)
+	errs = append(errs, c.validateOperations()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// WebhookSchedule parses webhooks.schedule.
+func (c *Config) WebhookSchedule() (tasks.Schedule, error) {
+	return tasks.ParseSchedule(c.Webhooks.Schedule)
 }
