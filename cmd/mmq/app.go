@@ -20,8 +20,11 @@ import (
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/config"
 	"github.com/mmq/mmq/media"
+	"github.com/mmq/mmq/metrics"
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
+	"github.com/mmq/mmq/webhook"
 	"github.com/mmq/mmq/worker"
 )
 
@@ -34,15 +37,29 @@ type App struct {
 	RunAPI, RunWorker bool
 	// AllowEmbedded lets an empty redis.addr start an in-memory Redis.
 	AllowEmbedded bool
+	// AllowOpen lets an API whose auth.keys is empty run without API keys
+	// (`mmq run`); without it that configuration is refused.
+	AllowOpen bool
 
 	embedded *miniredis.Miniredis
 	rdb      redis.UniversalClient
-	store    *store.Redis
-	queue    *asynq.Client
-	worker   *worker.Worker
-	http     *http.Server
-	ln       net.Listener
-	serveErr chan error
+	// redisConf is redis.* with the embedded Redis's address filled in.
+	redisConf config.Redis
+	store     *store.Redis
+	queue     *asynq.Client
+	worker    *worker.Worker
+	http      *http.Server
+	ln        net.Listener
+	serveErr  chan error
+	// metrics is nil when neither metrics.enabled nor metrics.addr asks
+	// for metrics; metricsHTTP serves them on metrics.addr.
+	metrics     *metrics.Registry
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
+	// authOff says why the API runs without keys; empty when it needs them.
+	authOff string
+	// monitor is asynqmon, which holds Redis connections of its own.
+	monitor *asynqmon.HTTPHandler
 }
 
 // Start opens Redis and starts the chosen parts. On error, what was started
@@ -64,10 +81,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
-	blobs, err := store.NewLocalBlobs(cfg.Blobs.Dir)
+	blobs, err := a.openBlobs(ctx)
 	if err != nil {
 		return err
 	}
+	a.openMetrics()
 	if a.RunWorker {
 		if err := a.startWorker(blobs); err != nil {
 			return err
@@ -78,12 +96,12 @@ func (a *App) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	return nil
+	return a.serveMetrics()
 }
 
 func (a *App) openRedis(ctx context.Context) error {
 	rc := a.Config.Redis
-	if rc.Addr == "" {
+	if rc.Addr == "" && rc.Mode() == config.RedisModeSingle {
 		if !a.AllowEmbedded {
 			return errors.New("redis.addr is not set (MMQ_REDIS_ADDR or --redis-addr); only `mmq run` may start an embedded Redis")
 		}
@@ -94,11 +112,12 @@ func (a *App) openRedis(ctx context.Context) error {
 		a.embedded = mr
 		rc.Addr = mr.Addr()
 	}
-	a.rdb = redis.NewClient(&redis.Options{Addr: rc.Addr, Username: rc.Username, Password: rc.Password, DB: rc.DB})
+	a.redisConf = rc
+	a.rdb = newRedisClient(rc)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := a.rdb.Ping(pctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s does not answer: %w", rc.Addr, err)
+		return fmt.Errorf("redis at %s does not answer: %w", describeRedis(rc), err)
 	}
 	return nil
 }
@@ -106,7 +125,7 @@ func (a *App) openRedis(ctx context.Context) error {
 // Embedded reports whether the app runs on its own in-memory Redis.
 func (a *App) Embedded() bool { return a.embedded != nil }
 
-func (a *App) startWorker(blobs *store.LocalBlobs) error {
+func (a *App) startWorker(blobs blobStore) error {
 	cfg := a.Config
 	local, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: cfg.Tools.PDFToText})
 	if err != nil {
@@ -114,6 +133,34 @@ func (a *App) startWorker(blobs *store.LocalBlobs) error {
 	}
 	openPDF := func(ctx context.Context, data []byte, password string) (worker.Document, error) {
 		return media.OpenPDF(ctx, data, media.PDFOptions{Password: password, Repair: cfg.Worker.RepairPDF, QPDFPath: cfg.Tools.QPDF})
+	}
+	guard, whTasks, err := a.outgoing()
+	if err != nil {
+		return err
+	}
+	videos, err := a.videos()
+	if err != nil {
+		return err
+	}
+	an, err := workerAnalyzer(modelWiring{cfg: cfg, rdb: a.rdb, store: a.store, log: a.Log, local: local})
+	if err != nil {
+		return err
+	}
+	deps := worker.Deps{Store: a.store, Blobs: blobs, Analyzer: an, OpenPDF: openPDF, Logger: a.Log,
+		OpenVideo: openVideo(videos), Sniff: media.SniffKind}
+	if a.metrics != nil {
+		deps.Observer = a.metrics
+	}
+	if cfg.Webhooks.Secret != "" {
+		d, err := webhook.New(webhook.Config{Secret: cfg.Webhooks.Secret, PreviousSecrets: cfg.Webhooks.PreviousSecrets,
+			Timeout: cfg.Webhooks.Timeout, SSRF: guard})
+		if err != nil {
+			return fmt.Errorf("webhooks.secret: %w", err)
+		}
+		a.openQueue()
+		deps.Queue, deps.Deliverer = a.queue, d
+	} else {
+		a.Log.Info().Msg("webhooks off: webhooks.secret (MMQ_WEBHOOKS_SECRET) is not set")
 	}
 	a.worker, err = worker.New(worker.Config{
 		Concurrency:              cfg.Worker.Concurrency,
@@ -127,30 +174,62 @@ func (a *App) startWorker(blobs *store.LocalBlobs) error {
 		ShutdownTimeout:          cfg.Worker.ShutdownTimeout,
 		MaxPages:                 cfg.Limits.MaxPages,
 		Repair:                   cfg.Worker.RepairPDF,
-		Fetch:                    worker.FetchConfig{Timeout: cfg.Worker.FetchTimeout, MaxBytes: cfg.Limits.MaxUploadBytes},
-	}, worker.Deps{Store: a.store, Blobs: blobs, Analyzer: local, OpenPDF: openPDF, Logger: a.Log}, a.rdb)
+		Fetch:                    worker.FetchConfig{Timeout: cfg.Worker.FetchTimeout, MaxBytes: cfg.Limits.MaxUploadBytes, SSRF: guard},
+		Webhooks:                 whTasks,
+		WebhookConcurrency:       cfg.Webhooks.Concurrency,
+	}, deps, a.rdb)
 	if err != nil {
 		return err
+	}
+	if a.metrics != nil {
+		h := a.worker.Handler()
+		if err := a.metrics.WatchPages(h.PagesInFlight, h.PageSlots()); err != nil {
+			return err
+		}
 	}
 	a.Log.Info().Str("text_extractor", local.TextExtractor()).Int("concurrency", cfg.Worker.Concurrency).
 		Int("page_concurrency", cfg.Worker.PageConcurrency).Msg("worker starting")
 	return a.worker.Start()
 }
 
-func (a *App) startAPI(blobs *store.LocalBlobs) error {
+func (a *App) startAPI(blobs blobStore) error {
 	cfg := a.Config
-	a.queue = asynq.NewClientFromRedisClient(a.rdb)
+	a.openQueue()
+	guard, whTasks, err := a.outgoing()
+	if err != nil {
+		return err
+	}
+	videos, err := a.videos()
+	if err != nil {
+		return err
+	}
+	models, err := a.apiModels()
+	if err != nil {
+		return err
+	}
+	auth, err := a.apiAuth()
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
-		MaxUploadBytes: cfg.Limits.MaxUploadBytes,
-		MaxPages:       cfg.Limits.MaxPages,
-		Enqueue:        tasks.EnqueueConfig{Timeout: cfg.Tasks.Timeout, MaxRetry: cfg.Tasks.MaxRetry, Retention: cfg.Tasks.Retention},
+		MaxUploadBytes:      cfg.Limits.MaxUploadBytes,
+		MaxPages:            cfg.Limits.MaxPages,
+		MaxFrames:           cfg.Limits.MaxFrames,
+		MaxBatchJobs:        cfg.Limits.MaxBatchJobs,
+		MaxBatchUploadBytes: cfg.Limits.MaxBatchUploadBytes,
+		Auth:                auth,
+		Enqueue:             tasks.EnqueueConfig{Timeout: cfg.Tasks.Timeout, MaxRetry: cfg.Tasks.MaxRetry, Retention: cfg.Tasks.Retention},
+		SSRF:                guard,
+		RefuseCallbacks:     cfg.Webhooks.Secret == "",
+		Webhooks:            whTasks,
 	}, api.Deps{
-		Store:  a.store,
-		Blobs:  blobs,
-		Queue:  a.queue,
-		Tasks:  asynq.NewInspectorFromRedisClient(a.rdb),
-		Sniff:  media.SniffKind,
-		Logger: a.Log,
+		Store:    a.store,
+		Blobs:    blobs,
+		Queue:    a.queue,
+		Tasks:    asynq.NewInspectorFromRedisClient(a.rdb),
+		Sniff:    media.SniffKind,
+		Logger:   a.Log,
+		Observer: a.apiObserver(),
 		InspectPDF: func(ctx context.Context, data []byte, password string, maxPages int) (int, error) {
 			d, err := media.OpenPDF(ctx, data, media.PDFOptions{Password: password, MaxPages: maxPages, Repair: cfg.Worker.RepairPDF, QPDFPath: cfg.Tools.QPDF})
 			if err != nil {
@@ -158,8 +237,12 @@ func (a *App) startAPI(blobs *store.LocalBlobs) error {
 			}
 			return d.PageCount(), nil
 		},
+		InspectVideo: inspectVideo(videos),
+		Models:       models,
 		Checks: map[string]func(context.Context) error{
 			"pdftotext": func(context.Context) error { _, err := exec.LookPath(cfg.Tools.PDFToText); return err },
+			"ffmpeg":    ffmpegCheck(videos),
+			"blobs":     blobsCheck(blobs),
 		},
 	})
 	if err != nil {
@@ -170,11 +253,17 @@ func (a *App) startAPI(blobs *store.LocalBlobs) error {
 	if cfg.Monitor.Enabled {
 		root := strings.TrimSuffix(cfg.Monitor.Path, "/")
 		mon := asynqmon.New(asynqmon.Options{
-			RootPath:     root,
-			RedisConnOpt: redisConnOpt(a.rdb),
-			ReadOnly:     cfg.Monitor.ReadOnly,
+			RootPath:          root,
+			RedisConnOpt:      asynqConnOpt(a.redisConf),
+			ReadOnly:          cfg.Monitor.ReadOnly,
+			PrometheusAddress: cfg.Monitor.PrometheusAddr,
 		})
-		mux.Handle(root+"/", mon)
+		a.monitor = mon
+		// API keys guard it like /v1; a browser gets a login prompt.
+		mux.Handle(root+"/", srv.Protect(mon))
+	}
+	if err := a.exportQueues(mux); err != nil {
+		return err
 	}
 	a.ln, err = net.Listen("tcp", cfg.API.Addr)
 	if err != nil {
@@ -186,10 +275,32 @@ func (a *App) startAPI(blobs *store.LocalBlobs) error {
 	return nil
 }
 
-// redisConnOpt describes client's connection for asynqmon, which opens its own.
-func redisConnOpt(c redis.UniversalClient) asynq.RedisConnOpt {
-	o := c.(*redis.Client).Options()
-	return asynq.RedisClientOpt{Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB}
+// openQueue makes the asynq client that the API and the worker (for
+// webhooks) enqueue with, once.
+func (a *App) openQueue() {
+	if a.queue == nil {
+		a.queue = asynq.NewClientFromRedisClient(a.rdb)
+	}
+}
+
+// outgoing returns the SSRF guard of input downloads and webhooks, and the
+// options of webhook:deliver tasks, which the API and the worker share.
+func (a *App) outgoing() (ssrf.Config, tasks.WebhookTaskConfig, error) {
+	cfg := a.Config
+	nets, err := ssrf.ParseNetworks(cfg.SSRF.AllowedNetworks)
+	if err != nil {
+		return ssrf.Config{}, tasks.WebhookTaskConfig{}, err
+	}
+	sched, err := cfg.WebhookSchedule()
+	if err != nil {
+		return ssrf.Config{}, tasks.WebhookTaskConfig{}, err
+	}
+	guard := ssrf.Config{AllowPrivateNetworks: cfg.SSRF.AllowPrivateNetworks, AllowedNetworks: nets}
+	// A task run is one attempt: its timeout leaves the attempt's own room
+	// to end first. Retention keeps a delivered message's task id taken,
+	// so that announcing the same end again sends nothing.
+	wh := tasks.WebhookTaskConfig{Schedule: sched, Timeout: cfg.Webhooks.Timeout + 15*time.Second, Retention: cfg.Tasks.Retention}
+	return guard, wh, nil
 }
 
 // Addr returns the API's listen address, or "" without an API.
@@ -213,8 +324,18 @@ func (a *App) Close() error {
 		errs = append(errs, a.http.Shutdown(ctx))
 		cancel()
 	}
+	if a.metricsHTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), a.Config.API.ShutdownTimeout)
+		errs = append(errs, a.metricsHTTP.Shutdown(ctx))
+		cancel()
+		a.metricsHTTP = nil
+	}
 	if a.worker != nil {
 		a.worker.Shutdown()
+	}
+	if a.monitor != nil {
+		_ = a.monitor.Close()
+		a.monitor = nil
 	}
 	if a.rdb != nil {
 		_ = a.rdb.Close()

@@ -21,8 +21,9 @@ import (
 )
 
 // startApp runs the whole program (API, worker, asynqmon) on port 0 against
-// the test Redis, as `mmq run` would.
-func startApp(t *testing.T) (*App, string) {
+// the test Redis, as `mmq run` would. env holds more variables to set, as
+// name, value pairs.
+func startApp(t *testing.T, env ...string) (*App, string) {
 	t.Helper()
 	redistest.New(t, redistest.DBCmd) // flush the db
 	t.Setenv("MMQ_REDIS_ADDR", redistest.Addr(t))
@@ -30,6 +31,11 @@ func startApp(t *testing.T) (*App, string) {
 	t.Setenv("MMQ_API_ADDR", "127.0.0.1:0")
 	t.Setenv("MMQ_BLOBS_DIR", t.TempDir())
 	t.Setenv("MMQ_WORKER_SHUTDOWN_TIMEOUT", "2s")
+	// The tests of API keys turn them on (operations_test.go).
+	t.Setenv("MMQ_AUTH_ENABLED", "false")
+	for i := 0; i+1 < len(env); i += 2 {
+		t.Setenv(env[i], env[i+1])
+	}
 	cfg, err := config.Load("", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +177,7 @@ func TestRunWithEmbeddedRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &App{Config: cfg, Log: zerolog.Nop(), RunAPI: true, RunWorker: true, AllowEmbedded: true}
+	app := &App{Config: cfg, Log: zerolog.Nop(), RunAPI: true, RunWorker: true, AllowEmbedded: true, AllowOpen: true}
 	if err := app.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 func addServerFlag(cmd *cobra.Command) {
 	cmd.Flags().String("server", "", "API base URL (default $MMQ_SERVER, else http://<api.addr>)")
+	cmd.Flags().String("api-key", "", "API key (default $MMQ_API_KEY; prefer the variable: a flag shows in ps)")
 }
 
 func apiClient(cmd *cobra.Command) (*client.Client, error) {
@@ -28,7 +30,8 @@ func apiClient(cmd *cobra.Command) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.New(url, nil), nil
+	key, _ := cmd.Flags().GetString("api-key")
+	return client.New(url, nil, client.WithAPIKey(cmp.Or(key, os.Getenv("MMQ_API_KEY")))), nil
 }
 
 func newSubmitCmd() *cobra.Command {
@@ -41,7 +44,7 @@ func newSubmitCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "submit FILE|URL... [--batch]",
-		Short: "Submit PDFs (paths, directories, globs, or http(s) URLs); several at once make a batch",
+		Short: "Submit PDFs or videos (paths, directories, globs, or http(s) URLs); several at once make a batch",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError{fmt.Errorf("give at least one file, directory, glob or URL")}
@@ -87,10 +90,10 @@ func newSubmitCmd() *cobra.Command {
 				if asJSON {
 					return writeJSON(out, job)
 				}
-				fmt.Fprintf(out, "%s\t%s\t%d pages\n", job.ID, job.Status, job.PagesTotal)
+				fmt.Fprintf(out, "%s\t%s\t%d %s\n", job.ID, job.Status, job.PagesTotal, unitNoun(job))
 				return nil
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "job %s submitted (%d pages)\n", job.ID, job.PagesTotal)
+			fmt.Fprintf(cmd.ErrOrStderr(), "job %s submitted (%d %s)\n", job.ID, job.PagesTotal, unitNoun(job))
 			job, err = followJob(cmd, c, job)
 			if err != nil {
 				return err
@@ -114,8 +117,15 @@ func newSubmitCmd() *cobra.Command {
 	f.StringVar(&opts.Task, "task", "", "analysis task (default general_qa)")
 	f.StringVar(&opts.Priority, "priority", "", "critical, default or low")
 	f.IntVar(&opts.MaxPages, "max-pages", 0, "refuse documents with more pages")
+	f.StringVar(&opts.Sample, "sample", "", "video frames to analyze: fps:<n> (e.g. fps:0.5, one every 2 s), scene:<threshold> (e.g. scene:0.3) or keyframes (default fps:1)")
+	f.IntVar(&opts.MaxFrames, "max-frames", 0, "analyze at most this many video frames (default: the server's limit)")
+	f.Float64Var(&opts.Start, "start", 0, "analyze the video from this second on")
+	f.Float64Var(&opts.End, "end", 0, "analyze the video up to this second")
 	f.StringVar(&metadata, "metadata", "", "JSON echoed back on the job and its notification")
 	f.StringVar(&opts.Password, "password", "", "password of an encrypted PDF (or $MMQ_PDF_PASSWORD)")
+	f.StringVar(&opts.CallbackURL, "callback-url", "", "URL that receives the signed webhook when the job (or batch) ends")
+	f.StringVar(&opts.Provider, "provider", "", "model provider, among those the server lets jobs choose (default: the server's)")
+	f.Float64Var(&opts.MaxCostUSD, "max-cost-usd", 0, "stop the job within one page of this cost in US dollars (0: no cap)")
 	f.BoolVar(&wait, "wait", false, "follow the job (or batch) with a progress bar and print its results")
 	f.BoolVar(&asJSON, "json", false, "print the job (or batch) as JSON")
 	f.BoolVar(&batch, "batch", false, "submit as a batch even when there is one input")
@@ -316,8 +326,8 @@ func newResultsCmd() *cobra.Command {
 }
 
 func printSummary(w io.Writer, j *tasks.Job) {
-	fmt.Fprintf(w, "job       %s\nstatus    %s\npages     %d total, %d done, %d failed\nattempts  %d\n",
-		j.ID, j.Status, j.PagesTotal, j.PagesDone, j.PagesFailed, j.Attempts)
+	fmt.Fprintf(w, "job       %s\nstatus    %s\n%-10s%d total, %d done, %d failed\nattempts  %d\n",
+		j.ID, j.Status, unitNoun(j), j.PagesTotal, j.PagesDone, j.PagesFailed, j.Attempts)
 	if j.Filename != "" || j.SourceURL != "" {
 		fmt.Fprintf(w, "input     %s%s (%d bytes)\n", j.Filename, j.SourceURL, j.Size)
 	}
@@ -328,6 +338,8 @@ func printSummary(w io.Writer, j *tasks.Job) {
 	if j.ErrorCode != "" {
 		fmt.Fprintf(w, "error     %s: %s\n", j.ErrorCode, j.ErrorMessage)
 	}
+	printVideoSummary(w, j)
+	printUsage(w, j)
 }
 
 // pageSummary is the part of the local analyzer's output the table shows.
@@ -338,6 +350,10 @@ type pageSummary struct {
 }
 
 func printResults(w io.Writer, rs []tasks.PageResult) {
+	if areFrames(rs) {
+		printFrames(w, rs)
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PAGE\tSTATUS\tMS\tWORDS\tIMAGES\tTEXT / ERROR")
 	for _, r := range rs {

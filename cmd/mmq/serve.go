@@ -20,7 +20,7 @@ func newRunCmd() *cobra.Command {
 		Short: "Run API, worker and asynqmon in one process (embedded Redis when none is configured)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(cmd, &App{RunAPI: true, RunWorker: true, AllowEmbedded: true})
+			return serve(cmd, &App{RunAPI: true, RunWorker: true, AllowEmbedded: true, AllowOpen: true})
 		},
 	}
 }
@@ -83,14 +83,26 @@ func banner(w io.Writer, app *App) {
 		b.WriteString("  redis:      EMBEDDED in-memory Redis (miniredis): nothing survives a restart.\n" +
 			"              For real use set MMQ_REDIS_ADDR (or redis.addr in the config file).\n")
 	} else {
-		fmt.Fprintf(&b, "  redis:      %s (db %d)\n", app.Config.Redis.Addr, app.Config.Redis.DB)
+		fmt.Fprintf(&b, "  redis:      %s\n", describeRedis(app.Config.Redis))
 	}
 	if addr := app.Addr(); addr != "" {
 		fmt.Fprintf(&b, "  api:        http://%s/v1/jobs\n", addr)
 		if app.Config.Monitor.Enabled {
 			fmt.Fprintf(&b, "  asynqmon:   http://%s%s\n", addr, app.Config.Monitor.Path)
 		}
+		if app.Config.Metrics.Enabled {
+			fmt.Fprintf(&b, "  metrics:    http://%s/metrics\n", addr)
+		}
+		if app.authOff != "" {
+			fmt.Fprintf(&b, "  auth:       OFF (%s): anyone who reaches the API can use it.\n"+
+				"              For real use run `mmq keys create` and set auth.keys (MMQ_AUTH_KEYS).\n", app.authOff)
+		} else {
+			fmt.Fprintf(&b, "  auth:       API key required (%d keys); the CLI reads MMQ_API_KEY\n", len(app.Config.Auth.Keys))
+		}
 		fmt.Fprintf(&b, "  try:        go run ./cmd/mmq submit --server http://%s FILE.pdf --wait\n", addr)
+	}
+	if addr := app.MetricsAddr(); addr != "" {
+		fmt.Fprintf(&b, "  metrics:    http://%s/metrics\n", addr)
 	}
 	if app.RunWorker {
 		fmt.Fprintf(&b, "  worker:     %d jobs at once, %d pages per job, %d pages per process\n",

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mmq/mmq/api"
+	"github.com/mmq/mmq/config"
+	"github.com/mmq/mmq/s3blob"
+	"github.com/mmq/mmq/store"
+	"github.com/mmq/mmq/worker"
+)
+
+// blobStore is what the API and the worker need of the input store.
+type blobStore interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+	Put(ctx context.Context, data []byte) (key string, err error)
+}
+
+// Both backends serve the API and the worker.
+var (
+	_ blobStore    = (*store.LocalBlobs)(nil)
+	_ blobStore    = (*s3blob.Blobs)(nil)
+	_ api.Blobs    = blobStore(nil)
+	_ worker.Blobs = blobStore(nil)
+)
+
+// openBlobs opens the input store blobs.backend names.
+func (a *App) openBlobs(ctx context.Context) (blobStore, error) {
+	c := a.Config.Blobs
+	if c.Backend != config.BlobsS3 {
+		return store.NewLocalBlobs(c.Dir)
+	}
+	b, err := s3blob.New(ctx, s3blob.Config{
+		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,
+		AccessKey: c.S3.AccessKey, SecretKey: c.S3.SecretKey, UseSSL: c.S3.UseSSL, Prefix: c.S3.Prefix,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blobs.s3: %w", err)
+	}
+	return b, nil
+}
+
+// blobsCheck is the readiness check of the input store: a bucket must
+// answer; a local directory has nothing to check that opening it did not.
+func blobsCheck(b blobStore) func(context.Context) error {
+	p, ok := b.(interface{ Ping(context.Context) error })
+	if !ok {
+		return func(context.Context) error { return nil }
+	}
+	return p.Ping
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/mmq/mmq/api"
+	"github.com/mmq/mmq/metrics"
+	"github.com/mmq/mmq/tasks"
+	"github.com/mmq/mmq/worker"
+)
+
+// The metrics registry is what the worker and the API report to.
+var (
+	_ worker.Observer = (*metrics.Registry)(nil)
+	_ api.Observer    = (*metrics.Registry)(nil)
+)
+
+// openMetrics makes the process's metrics registry when metrics.enabled or
+// metrics.addr asks for one.
+func (a *App) openMetrics() {
+	if a.Config.Metrics.Enabled || a.Config.Metrics.Addr != "" {
+		a.metrics = metrics.NewRegistry()
+	}
+}
+
+// apiObserver is the API's Observer: the registry, or nil (no metrics).
+func (a *App) apiObserver() api.Observer {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
+}
+
+// exportQueues adds the asynq queue metrics to the registry and serves
+// /metrics on mux, the API's. Only the API process exports the queues: they
+// live in the shared Redis, and every worker exporting them would multiply
+// the series.
+func (a *App) exportQueues(mux *http.ServeMux) error {
+	if a.metrics == nil {
+		return nil
+	}
+	queues := []string{tasks.WebhookQueue}
+	for q := range tasks.Queues {
+		queues = append(queues, q)
+	}
+	insp := asynq.NewInspectorFromRedisClient(a.rdb)
+	onErr := func(err error) { a.Log.Warn().Err(err).Msg("metrics: could not read the queues") }
+	if err := a.metrics.Register(metrics.NewQueueCollector(insp, queues, onErr)); err != nil {
+		return err
+	}
+	if a.Config.Metrics.Enabled {
+		mux.Handle("GET /metrics", a.metrics.Handler())
+	}
+	return nil
+}
+
+// serveMetrics serves /metrics on metrics.addr, if set.
+func (a *App) serveMetrics() error {
+	addr := a.Config.Metrics.Addr
+	if addr == "" || a.metrics == nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics.addr: %w", err)
+	}
+	a.metricsLn = ln
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	a.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := a.metricsHTTP
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.Log.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	a.Log.Info().Str("addr", ln.Addr().String()).Msg("serving /metrics")
+	return nil
+}
+
+// apiAuth is the API's key configuration. An API with auth.enabled and no
+// keys could answer nothing but 401: `mmq run` (AllowOpen) runs it open
+// instead, and says so in its banner; `mmq api` refuses to start.
+func (a *App) apiAuth() (api.AuthConfig, error) {
+	c := a.Config.Auth
+	auth := api.AuthConfig{Enabled: c.Enabled, KeyHashes: c.Keys, RateLimit: c.RateLimit, Burst: c.Burst}
+	switch {
+	case !c.Enabled:
+		a.authOff = "auth.enabled is false"
+	case len(c.Keys) == 0 && a.AllowOpen:
+		auth.Enabled = false
+		a.authOff = "auth.keys is empty"
+	case len(c.Keys) == 0:
+		return auth, errors.New("auth.enabled is true but auth.keys lists no key: create one with `mmq keys create` " +
+			"and put its hash in auth.keys (MMQ_AUTH_KEYS), or set auth.enabled=false (MMQ_AUTH_ENABLED=false) to run the API open")
+	}
+	if auth.Enabled {
+		a.Log.Info().Int("keys", len(c.Keys)).Float64("rate_limit", c.RateLimit).Msg("API keys required")
+	} else {
+		a.Log.Warn().Str("why", a.authOff).Msg("API keys NOT required: anyone who reaches the API can use it")
+	}
+	return auth, nil
+}
+
+// MetricsAddr returns the address /metrics is served on besides the API,
+// or "".
+func (a *App) MetricsAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/tasks"
+)
+
+// The whole program with webhooks on: a job submitted with a callback URL
+// ends, and its receiver gets exactly one job.succeeded, signed with both
+// secrets of a rotation; the attempt shows in the job's deliveries, and a
+// redelivery sends the same message again.
+func TestWebhookEndToEnd(t *testing.T) {
+	const (
+		secret   = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		previous = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+	)
+	t.Setenv("MMQ_WEBHOOKS_SECRET", secret)
+	t.Setenv("MMQ_WEBHOOKS_PREVIOUS_SECRETS", previous)
+	// The receiver listens on 127.0.0.1, which the guard refuses by default.
+	t.Setenv("MMQ_SSRF_ALLOW_PRIVATE_NETWORKS", "true")
+
+	type request struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan request, 8)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- request{r.Header.Clone(), body}
+	}))
+	t.Cleanup(rc.Close)
+	next := func() request {
+		t.Helper()
+		select {
+		case r := <-got:
+			return r
+		case <-time.After(30 * time.Second):
+			t.Fatal("no webhook within 30 s")
+			return request{}
+		}
+	}
+
+	_, url := startApp(t)
+	ctx := context.Background()
+	c := client.New(url, nil)
+	job, err := c.SubmitFile(ctx, "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{CallbackURL: rc.URL + "/hook", Metadata: json.RawMessage(`{"tag":"hook"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := next()
+	for _, s := range []string{secret, previous} {
+		wh, err := standardwebhooks.NewWebhook(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wh.Verify(r.body, r.header); err != nil {
+			t.Errorf("secret %s…: %v", s[:10], err)
+		}
+	}
+	var msg struct {
+		Type string
+		Data struct {
+			JobID     string          `json:"job_id"`
+			Status    tasks.Status    `json:"status"`
+			PagesDone int             `json:"pages_done"`
+			Metadata  json.RawMessage `json:"metadata"`
+		}
+	}
+	if err := json.Unmarshal(r.body, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.Type != tasks.EventJobSucceeded || msg.Data.JobID != job.ID || msg.Data.PagesDone != 45 || string(msg.Data.Metadata) != `{"tag":"hook"}` {
+		t.Errorf("webhook body %s", r.body)
+	}
+
+	var as []tasks.DeliveryAttempt
+	deadline := time.Now().Add(10 * time.Second)
+	for len(as) == 0 && time.Now().Before(deadline) {
+		if as, err = c.Deliveries(ctx, job.ID); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(as) != 1 || as[0].Outcome != tasks.DeliveryDelivered || as[0].StatusCode != 200 || as[0].WebhookID != r.header.Get("webhook-id") {
+		t.Fatalf("deliveries = %+v", as)
+	}
+
+	id, err := c.Redeliver(ctx, job.ID)
+	if err != nil || id != as[0].WebhookID {
+		t.Fatalf("Redeliver = %s, %v", id, err)
+	}
+	if again := next(); again.header.Get("webhook-id") != id || string(again.body) != string(r.body) {
+		t.Errorf("redelivery: id %s body %s", again.header.Get("webhook-id"), again.body)
+	}
+	if len(got) != 0 {
+		t.Errorf("%d unexpected extra webhooks", len(got))
+	}
+}
+
+// Without a webhook secret a callback URL is refused at submission.
+func TestCallbackRefusedWithoutSecret(t *testing.T) {
+	t.Setenv("MMQ_WEBHOOKS_SECRET", "")
+	_, url := startApp(t)
+	_, err := client.New(url, nil).SubmitURL(context.Background(), "https://example.com/a.pdf", client.SubmitOptions{CallbackURL: "https://hooks.example.com/h"})
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 || apiErr.Code != tasks.CodeInvalidRequest {
+		t.Errorf("err = %v, want 400 invalid_request", err)
+	}
+}
