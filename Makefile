@@ -22,12 +22,12 @@ COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker comp
 
 WITH_REDIS := bash scripts/test-redis.sh
 
-.PHONY: help run build test test-race bench chaos lint fuzz up down clean
+.PHONY: help run build test test-race bench chaos lint fuzz up down clean e2e test-topologies test-s3 compose-check
 
 help: ## List the targets (this is the default)
 	@echo 'Usage: make TARGET [VAR=value ...]'
 	@echo
-	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 	@echo
 	@echo 'Variables: ARGS (run), PKG=$(PKG) TESTFLAGS (test, bench), TIMEOUT=$(TIMEOUT),'
 	@echo '           BENCH=$(BENCH) BENCHTIME=$(BENCHTIME) (bench), FUZZ=$(FUZZ) FUZZTIME=$(FUZZTIME) (fuzz),'
@@ -78,6 +78,35 @@ up: ## Start Redis, the API and 2 workers with docker compose (COMPOSE_ARGS='--p
 
 down: ## Stop what `make up` started (volumes are kept)
 	$(COMPOSE) $(COMPOSE_ARGS) down
+
+E2E_OUT ?= $(CURDIR)/bin/e2e
+e2e: ## Browser test: headless Chromium opens asynqmon at /monitoring; screenshots in E2E_OUT=bin/e2e
+	MMQ_E2E_OUT=$(E2E_OUT) $(WITH_REDIS) $(GO) test -tags e2e -count=1 -v -timeout 10m -run 'TestBrowser' ./cmd/mmq/ 2>&1 | grep -v '^{'
+
+test-topologies: ## Redis Sentinel (with a failover) and Redis Cluster tests on throwaway local servers
+	bash scripts/redis-topologies.sh start
+	trap 'bash scripts/redis-topologies.sh stop' EXIT; \
+	eval "$$(bash scripts/redis-topologies.sh env | sed 's/^/export /')"; \
+	$(GO) test -count=1 -v -timeout 10m -run 'TestRedisCluster|TestRedisSentinel' ./cmd/mmq/ 2>&1 | grep -v -e '^{' -e '^redis: '
+
+test-s3: ## The S3 blob backend's tests against a real S3-compatible server (versitygw, installed on first use)
+	bash scripts/s3-test-server.sh start
+	trap 'bash scripts/s3-test-server.sh stop' EXIT; \
+	eval "$$(bash scripts/s3-test-server.sh env | sed 's/^/export /')"; \
+	$(WITH_REDIS) $(GO) test -count=1 -timeout 10m ./s3blob/ ./store/ && \
+	$(WITH_REDIS) $(GO) test -count=1 -timeout 10m -run 'TestS3BlobBackend' ./cmd/mmq/
+
+compose-check: ## Validate docker-compose.yml with `docker compose config`, or docker-compose v1 when that is what is installed
+	@if docker compose version >/dev/null 2>&1; then \
+		docker compose -f docker-compose.yml config -q && echo 'compose-check: docker compose config: ok'; \
+	elif command -v docker-compose >/dev/null 2>&1; then \
+		tmp=$$(mktemp ./.compose-check.XXXXXX); trap 'rm -f "$$tmp"' EXIT; \
+		sed '/^name:/d' docker-compose.yml >"$$tmp"; \
+		docker-compose -f "$$tmp" --project-directory . config -q && \
+		echo 'compose-check: docker-compose config: ok (v1 predates the top-level name key, which was left out)'; \
+	else \
+		echo 'compose-check: no docker compose plugin and no docker-compose: skipped (config/compose_test.go still checks the file)'; \
+	fi
 
 clean: ## Remove bin/ and test outputs
 	rm -rf bin/ coverage*
