@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -24,17 +23,15 @@ import (
 // batch's acceptance bounded by Redis throughput, not by round-trip latency.
 const enqueueParallelism = 16
 
-// batchRequest is the JSON form of a batch: shared options, and items that
-// each name a URL and may override them. urls is a shorthand for items
-// with a URL and nothing else.
+// batchRequest is the JSON form of a batch: shared options (those of a
+// job, but url and password), and items that each name a URL and may
+// override them. urls is a shorthand for items with a URL and nothing
+// else. The batch's callback_url receives batch.completed; an item's own
+// callback_url receives that job's events.
 type batchRequest struct {
-	Items       []submitRequest `json:"items"`
-	URLs        []string        `json:"urls"`
-	Task        string          `json:"task"`
-	Priority    string          `json:"priority"`
-	Metadata    json.RawMessage `json:"metadata"`
-	MaxPages    int             `json:"max_pages"`
-	CallbackURL string          `json:"callback_url"`
+	Items []submitRequest `json:"items"`
+	URLs  []string        `json:"urls"`
+	submitRequest
 }
 
 // batchResponse answers a batch submission.
@@ -127,19 +124,7 @@ func (s *Server) handleSubmitBatch(w http.ResponseWriter, r *http.Request) {
 // prepareItem turns one item, with the batch's shared options under its
 // own, into a job and its task.
 func (s *Server) prepareItem(ctx context.Context, shared, it submitRequest, now time.Time) (*tasks.Job, *asynq.Task, error) {
-	req := it
-	if req.Task == "" {
-		req.Task = shared.Task
-	}
-	if req.Priority == "" {
-		req.Priority = shared.Priority
-	}
-	if req.MaxPages == 0 {
-		req.MaxPages = shared.MaxPages
-	}
-	if len(req.Metadata) == 0 {
-		req.Metadata = shared.Metadata
-	}
+	req := it.inherit(shared)
 	opts, meta, err := s.options(&req)
 	if err != nil {
 		return nil, nil, err
@@ -158,6 +143,36 @@ func (s *Server) prepareItem(ctx context.Context, shared, it submitRequest, now 
 	}
 	task, err := tasks.NewAnalyzeTask(job.Kind, payload, s.cfg.Enqueue)
 	return job, task, err
+}
+
+// inherit returns r with every option it leaves unset taken from shared,
+// but callback_url: the batch's is for the batch.
+func (r submitRequest) inherit(shared submitRequest) submitRequest {
+	set := func(v *string, from string) {
+		if *v == "" {
+			*v = from
+		}
+	}
+	set(&r.Task, shared.Task)
+	set(&r.Priority, shared.Priority)
+	set(&r.Sample, shared.Sample)
+	set(&r.Provider, shared.Provider)
+	if len(r.Metadata) == 0 {
+		r.Metadata = shared.Metadata
+	}
+	if r.MaxPages == 0 {
+		r.MaxPages = shared.MaxPages
+	}
+	if r.MaxFrames == 0 {
+		r.MaxFrames = shared.MaxFrames
+	}
+	if r.Start == 0 && r.End == 0 {
+		r.Start, r.End = shared.Start, shared.End
+	}
+	if r.MaxCostUSD == 0 {
+		r.MaxCostUSD = shared.MaxCostUSD
+	}
+	return r
 }
 
 // itemError says which item of a batch was refused.
@@ -184,7 +199,10 @@ func (s *Server) readBatch(w http.ResponseWriter, r *http.Request) (shared submi
 		if _, err := dec.Token(); err != io.EOF {
 			return shared, nil, tasks.Errorf(tasks.CodeInvalidRequest, "request body holds more than one JSON value")
 		}
-		shared = submitRequest{Task: req.Task, Priority: req.Priority, Metadata: req.Metadata, MaxPages: req.MaxPages, CallbackURL: req.CallbackURL}
+		shared = req.submitRequest
+		if shared.URL != "" || shared.Password != "" {
+			return shared, nil, tasks.Errorf(tasks.CodeInvalidRequest, "url and password belong to items, not to the batch")
+		}
 		for _, u := range req.URLs {
 			req.Items = append(req.Items, submitRequest{URL: u})
 		}
@@ -231,21 +249,11 @@ func (s *Server) readBatchMultipart(r *http.Request) (shared submitRequest, item
 		if err != nil {
 			return shared, nil, s.bodyError(err)
 		}
-		switch part.FormName() {
-		case "task":
-			shared.Task = value
-		case "priority":
-			shared.Priority = value
-		case "metadata":
-			shared.Metadata = json.RawMessage(value)
-		case "callback_url":
-			shared.CallbackURL = value
-		case "max_pages":
-			if shared.MaxPages, err = strconv.Atoi(strings.TrimSpace(value)); err != nil {
-				return shared, nil, tasks.Errorf(tasks.CodeInvalidRequest, "max_pages must be an integer")
-			}
-		default:
-			return shared, nil, tasks.Errorf(tasks.CodeInvalidRequest, "unknown form field %q", part.FormName())
+		if part.FormName() == "password" {
+			return shared, nil, tasks.Errorf(tasks.CodeInvalidRequest, "passwords are not accepted in batches")
+		}
+		if err := shared.setField(part.FormName(), value); err != nil {
+			return shared, nil, err
 		}
 	}
 }

@@ -66,8 +66,8 @@ func TestSubmitBatchOfUploads(t *testing.T) {
 
 func TestSubmitBatchOfURLsWithOverrides(t *testing.T) {
 	b := setup(t)
-	body := `{"priority":"critical","task":"classification","callback_url":"https://hooks.example.com/x",
-		"items":[{"url":"https://example.com/a.pdf"},{"url":"https://example.com/b.pdf","priority":"low","metadata":{"n":2}}],
+	body := `{"priority":"critical","task":"classification","callback_url":"https://hooks.example.com/x","sample":"fps:0.5","max_frames":7,
+		"items":[{"url":"https://example.com/a.pdf"},{"url":"https://example.com/b.pdf","priority":"low","metadata":{"n":2},"max_frames":3}],
 		"urls":["https://example.com/c.pdf"]}`
 	resp, data := b.do(t, http.MethodPost, "/v1/batches", "application/json", strings.NewReader(body))
 	if resp.StatusCode != http.StatusAccepted {
@@ -82,6 +82,10 @@ func TestSubmitBatchOfURLsWithOverrides(t *testing.T) {
 	p1, _ := b.taskPayload(t, "low", got.JobIDs[1])
 	if p0.SourceURL != "https://example.com/a.pdf" || p0.Options.Task != "classification" || p1.Options.Priority != tasks.PriorityLow {
 		t.Errorf("payloads: %+v / %+v", p0, p1)
+	}
+	// Video options are shared too, and an item's own win.
+	if p0.Options.Sample != "fps:0.5" || p0.Options.MaxFrames != 7 || p1.Options.Sample != "fps:0.5" || p1.Options.MaxFrames != 3 {
+		t.Errorf("video options: %+v / %+v", p0.Options, p1.Options)
 	}
 	resp, data = b.do(t, http.MethodGet, "/v1/batches/"+got.ID, "", nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(data), `"total":3`) {
@@ -102,6 +106,8 @@ func TestSubmitBatchRefused(t *testing.T) {
 		{"unknown field", `{"urls":["https://a/1"],"colour":"red"}`, 400, tasks.CodeInvalidRequest},
 		{"password", `{"items":[{"url":"https://a/1","password":"x"}]}`, 400, tasks.CodeInvalidRequest},
 		{"bad callback", `{"urls":["https://a/1"],"callback_url":"ftp://x"}`, 400, tasks.CodeInvalidURL},
+		{"url on the batch", `{"urls":["https://a/1"],"url":"https://a/2"}`, 400, tasks.CodeInvalidRequest},
+		{"bad shared sample", `{"urls":["https://a/1"],"sample":"every:2"}`, 400, tasks.CodeInvalidRequest},
 	}
 	for _, c := range cases {
 		resp, data := b.do(t, http.MethodPost, "/v1/batches", "application/json", strings.NewReader(c.body))

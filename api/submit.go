@@ -421,49 +421,8 @@ func (s *Server) readMultipart(r *http.Request) (*submitRequest, error) {
 		if err != nil {
 			return nil, s.bodyError(err)
 		}
-		switch name {
-		case "task":
-			req.Task = value
-		case "priority":
-			req.Priority = value
-		case "metadata":
-			// An empty field is no metadata, as curl -F metadata= means.
-			req.Metadata = json.RawMessage(value)
-			if strings.TrimSpace(value) != "" && !json.Valid(req.Metadata) {
-				return nil, tasks.Errorf(tasks.CodeInvalidRequest, "metadata is not valid JSON")
-			}
-		case "max_pages":
-			if req.MaxPages, err = strconv.Atoi(strings.TrimSpace(value)); err != nil {
-				return nil, tasks.Errorf(tasks.CodeInvalidRequest, "max_pages must be an integer")
-			}
-		case "password":
-			req.Password = value
-		case "callback_url":
-			req.CallbackURL = value
-		case "provider":
-			req.Provider = value
-		case "max_cost_usd":
-			if req.MaxCostUSD, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
-				return nil, tasks.Errorf(tasks.CodeInvalidRequest, "max_cost_usd must be a number")
-			}
-		case "sample":
-			req.Sample = value
-		case "max_frames":
-			if req.MaxFrames, err = strconv.Atoi(strings.TrimSpace(value)); err != nil {
-				return nil, tasks.Errorf(tasks.CodeInvalidRequest, "max_frames must be an integer")
-			}
-		case "start", "end":
-			f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-			if err != nil {
-				return nil, tasks.Errorf(tasks.CodeInvalidRequest, "%s must be a number of seconds", name)
-			}
-			if name == "start" {
-				req.Start = f
-			} else {
-				req.End = f
-			}
-		default:
-			return nil, tasks.Errorf(tasks.CodeInvalidRequest, "unknown form field %q", name)
+		if err := req.setField(name, value); err != nil {
+			return nil, err
 		}
 	}
 	if !req.hasFile {
@@ -528,6 +487,57 @@ func (s *Server) failUnqueued(ctx context.Context, id string, cause error) {
 		log = log.AnErr("finish_error", err)
 	}
 	log.Msg("enqueue failed; job marked failed")
+}
+
+// setField sets the option a multipart form field names (every field of
+// the JSON form but url, with metadata as a JSON string).
+func (req *submitRequest) setField(name, value string) error {
+	var err error
+	switch name {
+	case "task":
+		req.Task = value
+	case "priority":
+		req.Priority = value
+	case "metadata":
+		// An empty field is no metadata, as curl -F metadata= means.
+		req.Metadata = json.RawMessage(value)
+		if strings.TrimSpace(value) != "" && !json.Valid(req.Metadata) {
+			return tasks.Errorf(tasks.CodeInvalidRequest, "metadata is not valid JSON")
+		}
+	case "max_pages":
+		if req.MaxPages, err = strconv.Atoi(strings.TrimSpace(value)); err != nil {
+			return tasks.Errorf(tasks.CodeInvalidRequest, "max_pages must be an integer")
+		}
+	case "password":
+		req.Password = value
+	case "callback_url":
+		req.CallbackURL = value
+	case "provider":
+		req.Provider = value
+	case "max_cost_usd":
+		if req.MaxCostUSD, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
+			return tasks.Errorf(tasks.CodeInvalidRequest, "max_cost_usd must be a number")
+		}
+	case "sample":
+		req.Sample = value
+	case "max_frames":
+		if req.MaxFrames, err = strconv.Atoi(strings.TrimSpace(value)); err != nil {
+			return tasks.Errorf(tasks.CodeInvalidRequest, "max_frames must be an integer")
+		}
+	case "start", "end":
+		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return tasks.Errorf(tasks.CodeInvalidRequest, "%s must be a number of seconds", name)
+		}
+		if name == "start" {
+			req.Start = f
+		} else {
+			req.End = f
+		}
+	default:
+		return tasks.Errorf(tasks.CodeInvalidRequest, "unknown form field %q", name)
+	}
+	return nil
 }
 
 // sanitizeFilename keeps the base name of a client's file name, without
