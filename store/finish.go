@@ -28,7 +28,10 @@ import (
 // cluster slot; see the package documentation).
 //
 // With an empty final status, the script derives the final state from the
-// page counts it reads in the same step (see EndJob).
+// page counts it reads in the same step (see EndJob), and refuses, with an
+// MMQINCOMPLETE error, to end a job with pages that have no outcome: a
+// worker that believes it saved them may be wrong (a Redis that crashed
+// and came back from its AOF can miss the last acknowledged writes).
 //
 // Each run also keeps the jobs index bounded: records expire, their index
 // entries do not. Of the entries created before the retention window, it
@@ -51,6 +54,10 @@ local final, code, msg = ARGV[1], ARGV[3], ARGV[4]
 if final == '' then
   local ok = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0)
   local bad = tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
+  local total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0)
+  if ok + bad < total then
+    return redis.error_reply('MMQINCOMPLETE ' .. (total - ok - bad) .. ' of ' .. total .. ' pages have no stored result')
+  end
   if bad == 0 then
     final, code, msg = ARGV[10], '', ''
   elseif ok == 0 then
