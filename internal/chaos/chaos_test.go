@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -84,12 +85,17 @@ type workerProc struct {
 	bin  string
 	args []string
 	cmd  *exec.Cmd
+	// stderr receives the worker's log; nil means os.Stderr.
+	stderr io.Writer
 }
 
 func (w *workerProc) start() {
 	w.t.Helper()
 	w.cmd = exec.Command(w.bin, w.args...)
 	w.cmd.Stderr = os.Stderr
+	if w.stderr != nil {
+		w.cmd.Stderr = w.stderr
+	}
 	out, _ := w.cmd.StdoutPipe()
 	if err := w.cmd.Start(); err != nil {
 		w.t.Fatal(err)

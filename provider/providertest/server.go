@@ -81,6 +81,11 @@ type Server struct {
 	// answer. Defaults to the provider's documented counting rules (see
 	// AnthropicUsage and OpenAIUsage).
 	Usage func(r Received, answer string) (in, out int)
+	// Faults, if set, picks the reply of every valid request the script
+	// leaves to the server: a chaos test injects errors, rate limits and
+	// stalls at random or by request with it. The zero Reply is a normal
+	// answer. It is called from the requests' goroutines, concurrently.
+	Faults func(Received) Reply
 
 	mu       sync.Mutex
 	script   []Reply
@@ -88,7 +93,7 @@ type Server struct {
 }
 
 // Script queues replies, used one per request in order; when the script is
-// empty the server answers normally.
+// empty the server answers normally (or as Faults says).
 func (s *Server) Script(rs ...Reply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,14 +117,22 @@ func (s *Server) Count() int {
 // next records r and returns the reply to give it.
 func (s *Server) next(r Received) Reply {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.received = append(s.received, r)
-	if r.Refused != "" || len(s.script) == 0 {
+	if r.Refused != "" {
+		s.mu.Unlock()
 		return Reply{}
 	}
-	rep := s.script[0]
-	s.script = s.script[1:]
-	return rep
+	if len(s.script) > 0 {
+		rep := s.script[0]
+		s.script = s.script[1:]
+		s.mu.Unlock()
+		return rep
+	}
+	s.mu.Unlock()
+	if s.Faults != nil {
+		return s.Faults(r)
+	}
+	return Reply{}
 }
 
 func newServer(tb testing.TB, key string, h func(s *Server) http.Handler) *Server {
