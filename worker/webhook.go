@@ -114,5 +114,21 @@ func (h *Handler) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 		return h.cfg.TaskBackoff.Delay(n)
 	}
 	// Retry n (from 0) is attempt n+1 of the schedule.
-	return max(h.cfg.Webhooks.Schedule.Delay(n+1, nil), tasks.RetryAfter(err))
+	d := h.cfg.Webhooks.Schedule.Delay(n+1, nil)
+	if ra := tasks.RetryAfter(err); ra > d {
+		d = ceilToSecond(time.Now(), ra)
+	}
+	return d
+}
+
+// ceilToSecond returns the delay from now to now+d rounded up to a whole
+// second: asynq keeps a retry's time in whole Unix seconds, rounded down,
+// which would otherwise retry up to a second before a receiver's
+// Retry-After (the chaos suite saw 2.1 s for a Retry-After of 3 s).
+func ceilToSecond(now time.Time, d time.Duration) time.Duration {
+	at := now.Add(d)
+	if t := at.Truncate(time.Second); !t.Equal(at) {
+		at = t.Add(time.Second)
+	}
+	return at.Sub(now)
 }
