@@ -128,8 +128,8 @@ func TestSendRetries(t *testing.T) {
 			maxWait: 300 * time.Millisecond},
 		{name: "server_error in stream", only: "openai", script: []providertest.Reply{{StreamError: true, ErrorType: "server_error", Message: "boom"}},
 			maxWait: 300 * time.Millisecond},
-		{name: "slower than the timeout", script: []providertest.Reply{{Delay: 3 * time.Second}},
-			minWait: 500 * time.Millisecond, maxWait: 900 * time.Millisecond},
+		{name: "slower than the timeout", script: []providertest.Reply{{Delay: 5 * time.Second}},
+			minWait: callTimeout, maxWait: callTimeout + 400*time.Millisecond},
 	}
 	for _, w := range wires {
 		for _, tt := range tests {
@@ -145,7 +145,7 @@ func TestSendRetries(t *testing.T) {
 				srv.Script(tt.script...)
 				c := w.client(t, srv, func(c *provider.HTTPConfig) {
 					c.Backoff.Rand = func() float64 { return 1 }
-					c.Timeout = 500 * time.Millisecond
+					c.Timeout = callTimeout
 				})
 				start := time.Now()
 				resp, err := c.Send(ctxT(t), request(t, w))
@@ -173,6 +173,11 @@ func TestSendRetries(t *testing.T) {
 
 // schedSlack is what a busy 2-core machine may add to a wait.
 const schedSlack = time.Second
+
+// callTimeout bounds one attempt in TestSendRetries: long enough for the
+// fake's normal answer (it runs pdftotext on the page) on a loaded
+// machine, well short of the 5 s of the reply that must time out.
+const callTimeout = 1500 * time.Millisecond
 
 // A request the provider refuses is not retried, and the page's error
 // carries the provider's own message.
