@@ -49,7 +49,7 @@ bench: ## Run benchmarks once each (BENCH=regex, BENCHTIME=1x, PKG=./pkg/...)
 	$(WITH_REDIS) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime=$(BENCHTIME) -benchmem -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
 
 CHAOS_JOBS ?= 1000
-chaos: ## Crash suite: SIGKILLed workers, a crashed Redis, a SIGTERM; real processes (CHAOS_JOBS=1000)
+chaos: ## Chaos suite, real processes: SIGKILLed workers, crashed Redis, SIGTERM; provider faults; webhook receiver down (CHAOS_JOBS=1000)
 	MMQ_CHAOS_JOBS=$(CHAOS_JOBS) $(GO) test -tags chaos -count=1 -v -timeout 20m ./internal/chaos/ 2>&1 | grep -v '^{'
 
 lint: ## go vet, gofmt check, and staticcheck when it is on PATH
