@@ -103,8 +103,26 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 	return nil
 }
 
-// GetBatch returns the record of batch id.
+// GetBatch returns the record of batch id, with the usage (tokens, cost)
+// of its jobs so far.
 func (s *Redis) GetBatch(ctx context.Context, id string) (*tasks.Batch, error) {
+	b, err := s.batchRecord(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	_, jobs := s.batchKeys(id)
+	u, err := s.batchUsage(ctx, jobs)
+	if err != nil {
+		return nil, fmt.Errorf("store: get batch %s: %w", id, err)
+	}
+	if !u.Zero() {
+		b.Usage = &u
+	}
+	return b, nil
+}
+
+// batchRecord returns the record of batch id alone.
+func (s *Redis) batchRecord(ctx context.Context, id string) (*tasks.Batch, error) {
 	record, _ := s.batchKeys(id)
 	h, err := s.client.HGetAll(ctx, record).Result()
 	if err != nil {
@@ -119,7 +137,7 @@ func (s *Redis) GetBatch(ctx context.Context, id string) (*tasks.Batch, error) {
 // BatchJobs returns up to limit jobs of batch id (default 100, at most
 // 1000) in submission order, starting at offset, and whether more follow.
 func (s *Redis) BatchJobs(ctx context.Context, id string, offset, limit int) ([]*tasks.Job, bool, error) {
-	if _, err := s.GetBatch(ctx, id); err != nil {
+	if _, err := s.batchRecord(ctx, id); err != nil {
 		return nil, false, err
 	}
 	if limit <= 0 {

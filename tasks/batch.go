@@ -30,6 +30,9 @@ type Batch struct {
 	Counts     map[Status]int `json:"counts"`
 	CreatedAt  time.Time      `json:"created_at"`
 	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	// Usage sums the usage of the batch's jobs so far: tokens, cost in
+	// USD, cache hits and misses. Absent while nothing was spent.
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // NewBatchNotification describes the end of batch b.

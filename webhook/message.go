@@ -38,9 +38,11 @@ type JobData struct {
 	ErrorCode    tasks.Code      `json:"error_code,omitempty"`
 	ErrorMessage string          `json:"error_message,omitempty"`
 	Metadata     json.RawMessage `json:"metadata,omitempty"`
-	CreatedAt    time.Time       `json:"created_at"`
-	FinishedAt   *time.Time      `json:"finished_at,omitempty"`
-	Links        JobLinks        `json:"links"`
+	// Usage is what the job spent: tokens and cost in USD.
+	Usage      *tasks.Usage `json:"usage,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	FinishedAt *time.Time   `json:"finished_at,omitempty"`
+	Links      JobLinks     `json:"links"`
 }
 
 // BatchLinks locate a batch and its jobs in the API.
@@ -51,14 +53,16 @@ type BatchLinks struct {
 
 // BatchData is the data of batch.completed.
 type BatchData struct {
-	BatchID    string               `json:"batch_id"`
-	Status     tasks.BatchStatus    `json:"status"`
-	Total      int                  `json:"total"`
-	Counts     map[tasks.Status]int `json:"counts"`
-	Metadata   json.RawMessage      `json:"metadata,omitempty"`
-	CreatedAt  time.Time            `json:"created_at"`
-	FinishedAt *time.Time           `json:"finished_at,omitempty"`
-	Links      BatchLinks           `json:"links"`
+	BatchID  string               `json:"batch_id"`
+	Status   tasks.BatchStatus    `json:"status"`
+	Total    int                  `json:"total"`
+	Counts   map[tasks.Status]int `json:"counts"`
+	Metadata json.RawMessage      `json:"metadata,omitempty"`
+	// Usage sums what the batch's jobs spent: tokens and cost in USD.
+	Usage      *tasks.Usage `json:"usage,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	FinishedAt *time.Time   `json:"finished_at,omitempty"`
+	Links      BatchLinks   `json:"links"`
 }
 
 // NewPayload returns the webhook:deliver payload of a message about event,
@@ -97,7 +101,7 @@ func JobPayload(j *tasks.Job) (tasks.WebhookPayload, error) {
 	data := JobData{
 		JobID: j.ID, BatchID: j.BatchID, Kind: j.Kind, Status: j.Status,
 		PagesTotal: j.PagesTotal, PagesDone: j.PagesDone, PagesFailed: j.PagesFailed,
-		ErrorCode: j.ErrorCode, ErrorMessage: j.ErrorMessage, Metadata: j.Metadata,
+		ErrorCode: j.ErrorCode, ErrorMessage: j.ErrorMessage, Metadata: j.Metadata, Usage: j.Usage,
 		CreatedAt: j.CreatedAt.UTC(), FinishedAt: utc(j.FinishedAt),
 		Links: JobLinks{Job: path, Results: path + "/results"},
 	}
@@ -118,7 +122,7 @@ func BatchPayload(b *tasks.Batch) (tasks.WebhookPayload, error) {
 	}
 	path := "/v1/batches/" + url.PathEscape(b.ID)
 	data := BatchData{
-		BatchID: b.ID, Status: b.Status, Total: b.Total, Counts: b.Counts, Metadata: b.Metadata,
+		BatchID: b.ID, Status: b.Status, Total: b.Total, Counts: b.Counts, Metadata: b.Metadata, Usage: b.Usage,
 		CreatedAt: b.CreatedAt.UTC(), FinishedAt: utc(b.FinishedAt),
 		Links: BatchLinks{Batch: path, Jobs: path + "/jobs"},
 	}
