@@ -19,9 +19,13 @@ import (
 )
 
 // enqueueParallelism is how many enqueues of one batch run at once. asynq
-// enqueues a task per script call; running them side by side keeps a large
-// batch's acceptance bounded by Redis throughput, not by round-trip latency.
-const enqueueParallelism = 16
+// (v0.26 has no batch enqueue) runs one script call per task. With a queue
+// client on an autopipelining Redis client (internal/autopipe, as cmd/mmq
+// wires it) the calls that wait at the same time go to Redis together as one
+// pipeline, so a wide fan-out turns a 10,000-job batch into a few dozen round
+// trips; on a plain client it still overlaps them. Each waiting enqueue is a
+// parked goroutine holding its encoded task, a few KiB at most.
+const enqueueParallelism = 1024
 
 // batchRequest is the JSON form of a batch: shared options (those of a
 // job, but url and password), and items that each name a URL and may

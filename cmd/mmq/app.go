@@ -19,6 +19,7 @@ import (
 	"github.com/mmq/mmq/analyzer"
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/config"
+	"github.com/mmq/mmq/internal/autopipe"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/metrics"
 	"github.com/mmq/mmq/ssrf"
@@ -276,11 +277,22 @@ func (a *App) startAPI(blobs blobStore) error {
 }
 
 // openQueue makes the asynq client that the API and the worker (for
-// webhooks) enqueue with, once.
+// webhooks) enqueue with, once. It rides the Redis client's autopipeliner:
+// enqueues issued at the same time (a batch's, fanned out) go to Redis as
+// one pipeline instead of one round trip each. Closing a.rdb stops it.
 func (a *App) openQueue() {
-	if a.queue == nil {
-		a.queue = asynq.NewClientFromRedisClient(a.rdb)
+	if a.queue != nil {
+		return
 	}
+	ap, err := autopipe.Client(a.rdb)
+	if err != nil {
+		// Only a closed client or invalid options get here; enqueue one
+		// round trip at a time rather than not at all.
+		a.Log.Warn().Err(err).Msg("queue: no autopipelining; enqueues go one round trip each")
+		a.queue = asynq.NewClientFromRedisClient(a.rdb)
+		return
+	}
+	a.queue = asynq.NewClientFromRedisClient(ap)
 }
 
 // outgoing returns the SSRF guard of input downloads and webhooks, and the

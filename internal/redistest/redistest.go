@@ -37,6 +37,8 @@ const (
 	DBThroughput = 9
 	// DBProvider is the provider package's: its cache and rate limiter.
 	DBProvider = 10
+	// DBAutopipe is internal/autopipe's.
+	DBAutopipe = 11
 )
 
 var (
