@@ -16,6 +16,10 @@
 //	mmq:job:{ID}:done     set     indexes of the pages done
 //	mmq:job:{ID}:failed   set     indexes of the pages failed (never also done)
 //	mmq:job:{ID}:secret   string  the job's password; deleted when the job ends
+//	mmq:job:{ID}:events   stream  the job's events (JobEvents); rewritten
+//	                              compactly when the job ends, through the
+//	                              scratch key mmq:job:{ID}:events:compact,
+//	                              which exists only inside that script
 //	mmq:job:{ID}:deliveries list  webhook delivery attempts, tasks.DeliveryAttempt
 //	                              JSON, oldest first, the last 200; each append
 //	                              gives it the TTL the record has left
@@ -38,7 +42,9 @@
 //
 // Every write is one Lua script, so one atomic step and one round trip:
 // counters move with the sets they count, and a job's notification is
-// appended in the same step that ends it.
+// appended in the same step that ends it. SaveLastPage saves a job's last
+// page and ends the job in one step: a run of a 1-page job takes two round
+// trips of the store, StartJob and SaveLastPage.
 //
 // # Redis Cluster
 //
@@ -49,7 +55,8 @@
 // pipeline, one job per command). Three do not:
 //
 //   - CreateJob adds the job to the jobs index, mmq:jobs;
-//   - FinishJob and EndJob append to mmq:notifications, sweep mmq:jobs by
+//   - FinishJob and EndJob (and SaveLastPage when it ends the job) append
+//     to mmq:notifications, sweep mmq:jobs by
 //     checking other jobs' records, and move the counters of the job's
 //     batch, mmq:batch:{BATCH}, whose key the script builds from the
 //     record (an undeclared key, which a cluster refuses in another slot);

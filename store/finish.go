@@ -9,10 +9,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// finishScript ends an active job: it sets the final state, deletes the
-// password, appends the record to the notifications stream and sets the
-// TTL of the job's keys. A job already final is left as is. A missing record
-// gives a nil reply; otherwise the reply is the record.
+// endJobLua defines end_job, the ending of an active job shared by
+// finishScript and saveEndScript: it sets the final state, deletes the
+// password, appends the record to the notifications stream and sets the TTL
+// of the job's keys, and returns the record.
 //
 // The stream entry is the record itself, field for field, rather than the
 // notification JSON: a script cannot call tasks.NewNotification, and
@@ -27,7 +27,7 @@ import (
 // script from the record's batch_id (like the stream, a key of another
 // cluster slot; see the package documentation).
 //
-// With an empty final status, the script derives the final state from the
+// With an empty final status, end_job derives the final state from the
 // page counts it reads in the same step (see EndJob), and refuses, with an
 // MMQINCOMPLETE error, to end a job with pages that have no outcome: a
 // worker that believes it saved them may be wrong (a Redis that crashed
@@ -39,76 +39,96 @@ import (
 // a steady state as many entries go as jobs end; the random rank keeps old
 // jobs that are still live (queued for days) from stalling the sweep.
 //
-// KEYS: record, results, idx, done, failed, secret, notifications stream,
-// events, jobs index.
-// ARGV: final status, finished_at, error code, error message, retention in
-// ms, stream max length, status queued, status processing, key prefix,
-// then for a derived state: status succeeded, failed and partially
-// succeeded, and the pages-failed error code; then the index sweep's
-// cutoff (unix ms) and a random number in [0, 1).
-var finishScript = redis.NewScript(`
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return false end
-if status ~= ARGV[7] and status ~= ARGV[8] then return redis.call('HGETALL', KEYS[1]) end
-local final, code, msg = ARGV[1], ARGV[3], ARGV[4]
+// The job's event stream is final once its last event is in, and is then
+// rewritten compactly (COPY to a scratch key of the job, RENAME back): Redis
+// allocates a new stream node at its full size (stream-node-max-bytes, 4 KiB
+// by default) whatever its few entries need, and a copy allocates only what
+// the entries use, which cuts a finished job's memory by more than half for
+// the whole retention. Readers see the same entries and ids.
+//
+// K: record, results, idx, done, failed, secret, notifications stream,
+// events, jobs index, events scratch key.
+// A from index o+1: final status, finished_at, error code, error message,
+// retention in ms, stream max length, status queued, status processing, key
+// prefix, then for a derived state: status succeeded, failed and partially
+// succeeded, and the pages-failed error code; then the index sweep's cutoff
+// (unix ms) and a random number in [0, 1).
+const endJobLua = `
+local function end_job(K, A, o)
+local final, code, msg = A[o + 1], A[o + 3], A[o + 4]
 if final == '' then
-  local ok = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0)
-  local bad = tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
-  local total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0)
+  local ok = tonumber(redis.call('HGET', K[1], 'pages_done') or 0)
+  local bad = tonumber(redis.call('HGET', K[1], 'pages_failed') or 0)
+  local total = tonumber(redis.call('HGET', K[1], 'pages_total') or 0)
   if ok + bad < total then
     return redis.error_reply('MMQINCOMPLETE ' .. (total - ok - bad) .. ' of ' .. total .. ' pages have no stored result')
   end
   if bad == 0 then
-    final, code, msg = ARGV[10], '', ''
+    final, code, msg = A[o + 10], '', ''
   elseif ok == 0 then
-    final, code, msg = ARGV[11], ARGV[13], 'all ' .. bad .. ' pages failed'
+    final, code, msg = A[o + 11], A[o + 13], 'all ' .. bad .. ' pages failed'
   else
-    final, code, msg = ARGV[12], ARGV[13],
-      bad .. ' of ' .. tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0) .. ' pages failed'
+    final, code, msg = A[o + 12], A[o + 13],
+      bad .. ' of ' .. tonumber(redis.call('HGET', K[1], 'pages_total') or 0) .. ' pages failed'
   end
 end
-redis.call('HSET', KEYS[1], 'status', final, 'finished_at', ARGV[2])
-if code ~= '' then redis.call('HSET', KEYS[1], 'error_code', code) end
-if msg ~= '' then redis.call('HSET', KEYS[1], 'error_message', msg) end
-redis.call('DEL', KEYS[6])
-local record = redis.call('HGETALL', KEYS[1])
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', unpack(record))
-local done = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0)
-local failed = tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
-redis.call('XADD', KEYS[8], '*', 'type', 'state', 'data', cjson.encode({status = final, final = true,
-  pages_total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0), pages_done = done, pages_failed = failed,
+local now, ttl, maxlen, prefix = A[o + 2], A[o + 5], A[o + 6], A[o + 9]
+redis.call('HSET', K[1], 'status', final, 'finished_at', now)
+if code ~= '' then redis.call('HSET', K[1], 'error_code', code) end
+if msg ~= '' then redis.call('HSET', K[1], 'error_message', msg) end
+redis.call('DEL', K[6])
+local record = redis.call('HGETALL', K[1])
+redis.call('XADD', K[7], 'MAXLEN', '~', maxlen, '*', unpack(record))
+local done = tonumber(redis.call('HGET', K[1], 'pages_done') or 0)
+local failed = tonumber(redis.call('HGET', K[1], 'pages_failed') or 0)
+redis.call('XADD', K[8], '*', 'type', 'state', 'data', cjson.encode({status = final, final = true,
+  pages_total = tonumber(redis.call('HGET', K[1], 'pages_total') or 0), pages_done = done, pages_failed = failed,
   error_code = code}))
-for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
-redis.call('PEXPIRE', KEYS[8], ARGV[5])
-local old = redis.call('ZCOUNT', KEYS[9], '-inf', '(' .. ARGV[14])
+if redis.call('COPY', K[8], K[10], 'REPLACE') == 1 then redis.call('RENAME', K[10], K[8]) end
+for i = 1, 5 do redis.call('PEXPIRE', K[i], ttl) end
+redis.call('PEXPIRE', K[8], ttl)
+local old = redis.call('ZCOUNT', K[9], '-inf', '(' .. A[o + 14])
 if old > 0 then
-  local first = math.min(math.floor(tonumber(ARGV[15]) * old), math.max(old - 2, 0))
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[9], first, first + 1)) do
-    if redis.call('EXISTS', ARGV[9] .. ':job:{' .. id .. '}') == 0 then redis.call('ZREM', KEYS[9], id) end
+  local first = math.min(math.floor(tonumber(A[o + 15]) * old), math.max(old - 2, 0))
+  for _, id in ipairs(redis.call('ZRANGE', K[9], first, first + 1)) do
+    if redis.call('EXISTS', prefix .. ':job:{' .. id .. '}') == 0 then redis.call('ZREM', K[9], id) end
   end
 end
-local batch = redis.call('HGET', KEYS[1], 'batch_id')
+local batch = redis.call('HGET', K[1], 'batch_id')
 if batch then
-  local bk = ARGV[9] .. ':batch:{' .. batch .. '}'
+  local bk = prefix .. ':batch:{' .. batch .. '}'
   if redis.call('EXISTS', bk) == 1 then
     redis.call('HINCRBY', bk, 'n_' .. final, 1)
     local ended = redis.call('HINCRBY', bk, 'ended', 1)
     local total = tonumber(redis.call('HGET', bk, 'total'))
-    redis.call('XADD', bk .. ':events', '*', 'type', 'job', 'data', cjson.encode({job_id = redis.call('HGET', KEYS[1], 'id'),
+    redis.call('XADD', bk .. ':events', '*', 'type', 'job', 'data', cjson.encode({job_id = redis.call('HGET', K[1], 'id'),
       status = final, ended = ended, total = total}))
     if ended >= total and redis.call('HGET', bk, 'status') == 'processing' then
-      redis.call('HSET', bk, 'status', 'completed', 'finished_at', ARGV[2])
+      redis.call('HSET', bk, 'status', 'completed', 'finished_at', now)
       redis.call('XADD', bk .. ':events', '*', 'type', 'state', 'data', cjson.encode({status = 'completed', final = true, ended = ended, total = total}))
-      redis.call('PEXPIRE', bk .. ':events', ARGV[5])
-      redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'event', 'batch.completed', unpack(redis.call('HGETALL', bk)))
-      redis.call('PEXPIRE', bk, ARGV[5])
-      redis.call('PEXPIRE', bk .. ':jobs', ARGV[5])
+      redis.call('PEXPIRE', bk .. ':events', ttl)
+      redis.call('XADD', K[7], 'MAXLEN', '~', maxlen, '*', 'event', 'batch.completed', unpack(redis.call('HGETALL', bk)))
+      redis.call('PEXPIRE', bk, ttl)
+      redis.call('PEXPIRE', bk .. ':jobs', ttl)
       table.insert(record, '_batch_completed')
       table.insert(record, '1')
     end
   end
 end
 return record
+end
+`
+
+// finishScript ends an active job with end_job. A job already final is
+// left as is. A missing record gives a nil reply; otherwise the reply is the
+// record.
+//
+// KEYS and ARGV: those of end_job (endJobLua), from ARGV[1].
+var finishScript = redis.NewScript(endJobLua + `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+if status ~= ARGV[7] and status ~= ARGV[8] then return redis.call('HGETALL', KEYS[1]) end
+return end_job(KEYS, ARGV, 0)
 `)
 
 // FinishJob moves an active job to the final state status, with the error
@@ -134,6 +154,9 @@ func (s *Redis) FinishJob(ctx context.Context, id string, status tasks.Status, c
 // CodePagesFailed ("F of T pages failed"). The counts are read in the same
 // atomic step: one round trip where reading the job to choose the state,
 // then finishing it, took two, and could miss a page saved in between.
+// A job with pages that have no outcome is not ended: EndJob returns an
+// error (transient: the task's next run redoes those pages) and the job
+// stays active.
 func (s *Redis) EndJob(ctx context.Context, id string) (*tasks.Job, error) {
 	return s.finish(ctx, id, "", "", "")
 }
@@ -141,18 +164,33 @@ func (s *Redis) EndJob(ctx context.Context, id string) (*tasks.Job, error) {
 // finish runs finishScript; an empty status has the script derive it.
 func (s *Redis) finish(ctx context.Context, id string, status tasks.Status, code tasks.Code, msg string) (*tasks.Job, error) {
 	k := s.keys(id)
+	reply, err := finishScript.Run(ctx, s.client, s.endKeys(k), s.endArgs(nil, status, code, msg)...).Result()
+	if err != nil {
+		return nil, scriptErr(err, "finish", id)
+	}
+	return endedJob(reply)
+}
+
+// endKeys returns the KEYS of end_job for the job of k.
+func (s *Redis) endKeys(k jobKeys) []string {
+	return []string{k.record, k.results, k.idx, k.done, k.failed, k.secret, s.notifications, k.events, s.jobs, k.eventsScratch}
+}
+
+// endArgs appends to args the ARGV of end_job for the final state status
+// ("" to derive it from the page counts).
+func (s *Redis) endArgs(args []any, status tasks.Status, code tasks.Code, msg string) []any {
 	now := time.Now()
-	reply, err := finishScript.Run(ctx, s.client,
-		[]string{k.record, k.results, k.idx, k.done, k.failed, k.secret, s.notifications, k.events, s.jobs},
+	return append(args,
 		string(status), formatTime(now), string(code), msg,
 		s.cfg.Retention.Milliseconds(), s.cfg.NotificationsMaxLen,
 		string(tasks.StatusQueued), string(tasks.StatusProcessing), s.cfg.Prefix,
 		string(tasks.StatusSucceeded), string(tasks.StatusFailed), string(tasks.StatusPartiallySucceeded),
 		string(tasks.CodePagesFailed),
-		now.Add(-s.cfg.Retention).UnixMilli(), rand.Float64()).Result()
-	if err != nil {
-		return nil, scriptErr(err, "finish", id)
-	}
+		now.Add(-s.cfg.Retention).UnixMilli(), rand.Float64())
+}
+
+// endedJob decodes the record end_job returns.
+func endedJob(reply any) (*tasks.Job, error) {
 	h, err := pairsToMap(reply)
 	if err != nil {
 		return nil, err

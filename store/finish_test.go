@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -220,5 +221,131 @@ func TestFinishJobPrunesJobsIndex(t *testing.T) {
 	}
 	if !slices.Equal(ids, want) {
 		t.Errorf("jobs index after 10 ends = %v; want %v", ids, want)
+	}
+}
+
+// TestSaveLastPage saves a job's pages, the last with SaveLastPage: it ends
+// the job in the state EndJob gives once every page has an outcome, and
+// only then.
+func TestSaveLastPage(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	tests := []struct {
+		pages   []tasks.PageStatus
+		status  tasks.Status
+		message string
+	}{
+		{[]tasks.PageStatus{tasks.PageDone}, tasks.StatusSucceeded, ""},
+		{[]tasks.PageStatus{tasks.PageFailed, tasks.PageFailed}, tasks.StatusFailed, "all 2 pages failed"},
+		{[]tasks.PageStatus{tasks.PageDone, tasks.PageFailed, tasks.PageDone}, tasks.StatusPartiallySucceeded, "1 of 3 pages failed"},
+	}
+	for i, tt := range tests {
+		id := fmt.Sprintf("last-%d", i)
+		b.createJob(t, id)
+		if _, err := b.store.StartJob(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.store.SetPagesTotal(ctx, id, len(tt.pages)); err != nil {
+			t.Fatal(err)
+		}
+		n := len(tt.pages)
+		for k, st := range tt.pages[:n-1] {
+			if err := b.store.SavePage(ctx, id, page(k+1, st)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j, err := b.store.SaveLastPage(ctx, id, page(n, tt.pages[n-1]))
+		if err != nil || j == nil {
+			t.Fatalf("SaveLastPage(%s) = %v, %v; want the ended job", id, j, err)
+		}
+		if j.Status != tt.status || j.ErrorMessage != tt.message || j.FinishedAt == nil || j.PagesDone+j.PagesFailed != n {
+			t.Errorf("SaveLastPage(%s) = %+v; want %s %q", id, j, tt.status, tt.message)
+		}
+		if got := b.getJob(t, id); got.Status != tt.status || got.ErrorMessage != tt.message {
+			t.Errorf("GetJob(%s) = %s %q", id, got.Status, got.ErrorMessage)
+		}
+		rs, _, err := b.store.Results(ctx, id, -1, 10)
+		if err != nil || len(rs) != n {
+			t.Errorf("Results(%s) = %d results, %v; want %d", id, len(rs), err, n)
+		}
+		// Once ended, the job takes no result and ends no more.
+		if j, err := b.store.SaveLastPage(ctx, id, page(n, tasks.PageDone)); err != nil || j != nil {
+			t.Errorf("SaveLastPage after the end = %v, %v; want nil, nil", j, err)
+		}
+	}
+	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	if err != nil || len(ns) != len(tests) {
+		t.Fatalf("%d notifications, %v; want %d", len(ns), err, len(tests))
+	}
+
+	// A page that leaves another without outcome saves and does not end.
+	b.createJob(t, "open")
+	if _, err := b.store.StartJob(ctx, "open"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.SetPagesTotal(ctx, "open", 2); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := b.store.SaveLastPage(ctx, "open", page(2, tasks.PageDone)); err != nil || j != nil {
+		t.Errorf("SaveLastPage with a page left = %v, %v; want nil, nil", j, err)
+	}
+	if got := b.getJob(t, "open"); got.Status != tasks.StatusProcessing || got.PagesDone != 1 {
+		t.Errorf("job after SaveLastPage with a page left = %s, %d done; want processing, 1", got.Status, got.PagesDone)
+	}
+	if _, err := b.store.SaveLastPage(ctx, "missing", page(1, tasks.PageDone)); tasks.ErrorCode(err) != tasks.CodeNotFound {
+		t.Errorf("SaveLastPage of a missing job: %v; want not_found", err)
+	}
+	if _, err := b.store.SaveLastPage(ctx, "open", page(-1, tasks.PageDone)); tasks.ErrorCode(err) != tasks.CodeInvalidRequest {
+		t.Errorf("SaveLastPage of a negative index: %v; want invalid_request", err)
+	}
+}
+
+// TestEndCompactsEvents checks that ending a job rewrites its event stream
+// compactly: the same events with the same ids, in less memory than the
+// stream node Redis allocates, and with the retention's TTL.
+func TestEndCompactsEvents(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	b.createJob(t, "ev")
+	if _, err := b.store.StartJob(ctx, "ev"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.SetPagesTotal(ctx, "ev", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.SavePage(ctx, "ev", page(1, tasks.PageDone)); err != nil {
+		t.Fatal(err)
+	}
+	before, err := b.store.JobEvents(ctx, "ev", "", 0)
+	if err != nil || len(before) != 2 {
+		t.Fatalf("events before the end: %d, %v; want 2", len(before), err)
+	}
+	key := "mmq:job:{ev}:events"
+	grown, _ := b.client.MemoryUsage(ctx, key).Result()
+	if _, err := b.store.EndJob(ctx, "ev"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := b.store.JobEvents(ctx, "ev", "", 0)
+	if err != nil || len(after) != 3 || !after[2].Final() {
+		t.Fatalf("events after the end: %+v, %v; want 3, the last final", after, err)
+	}
+	for i := range before {
+		if after[i].ID != before[i].ID || string(after[i].Data) != string(before[i].Data) {
+			t.Errorf("event %d after the end = %+v; want %+v", i, after[i], before[i])
+		}
+	}
+	// Reading on from the last id before the end gives the final event.
+	if evs, err := b.store.JobEvents(ctx, "ev", before[1].ID, 0); err != nil || len(evs) != 1 || !evs[0].Final() {
+		t.Errorf("events after %s = %+v, %v; want the final one", before[1].ID, evs, err)
+	}
+	if ttl, err := b.client.TTL(ctx, key).Result(); err != nil || ttl <= 0 || ttl > 7*24*time.Hour {
+		t.Errorf("TTL of the events = %v, %v; want the retention", ttl, err)
+	}
+	if n, _ := b.client.Exists(ctx, key+":compact").Result(); n != 0 {
+		t.Error("the scratch key of the compaction outlived the end")
+	}
+	// Only a real Redis preallocates stream nodes.
+	if compact, err := b.client.MemoryUsage(ctx, key).Result(); err == nil && grown > 0 && os.Getenv("MMQ_TEST_EMBEDDED") == "" && compact >= grown {
+		t.Errorf("events take %d B after the end, %d B before; want less", compact, grown)
 	}
 }

@@ -99,44 +99,72 @@ func (s *Redis) DonePages(ctx context.Context, id string) ([]int, error) {
 	return done, nil
 }
 
-// saveScript stores a page result and keeps the done and failed sets, and
-// the counters that mirror their sizes, in step. A done page is never
-// downgraded to failed, and a job no longer active is left alone: its
-// counts went out with its notification and its keys are expiring. A
-// missing record gives a nil reply.
+// saveLua defines save_page, which stores a page result and keeps the done
+// and failed sets, and the counters that mirror their sizes, in step. A done
+// page is never downgraded to failed, and a job no longer active is left
+// alone: its counts went out with its notification and its keys are
+// expiring. It returns false for a missing record, 0 for a result it left
+// alone and 1 for one it stored.
 //
 // Each saved page appends a "page" event, with the job's counts, to the
 // job's event stream. The page's usage (tokens, cost, cache outcome) is
 // added to the job's totals whatever the page's status: it was spent.
 //
-// KEYS: record, results, idx, done, failed, events.
-// ARGV: page index, "1" if the page is done else "0", result JSON,
-// status queued, status processing, attempts, then the usage to add:
-// input tokens, output tokens, cost in USD, cache hits, cache misses.
-var saveScript = redis.NewScript(`
-local status = redis.call('HGET', KEYS[1], 'status')
+// Keys: record, results, idx, done, failed, events.
+// A: page index, "1" if the page is done else "0", result JSON, status
+// queued, status processing, attempts, then the usage to add: input tokens,
+// output tokens, cost in USD, cache hits, cache misses.
+const saveLua = `
+local function save_page(record, results, idx, done, failed, events, A)
+local status = redis.call('HGET', record, 'status')
 if not status then return false end
-if status ~= ARGV[4] and status ~= ARGV[5] then return 0 end
+if status ~= A[4] and status ~= A[5] then return 0 end
 for n, f in ipairs({'usage_input_tokens', 'usage_output_tokens', 'usage_cost_usd', 'usage_cache_hits', 'usage_cache_misses'}) do
-  if tonumber(ARGV[6 + n]) ~= 0 then redis.call('HINCRBYFLOAT', KEYS[1], f, ARGV[6 + n]) end
+  if tonumber(A[6 + n]) ~= 0 then redis.call('HINCRBYFLOAT', record, f, A[6 + n]) end
 end
-local i = ARGV[1]
-if ARGV[2] == '1' then
-  if redis.call('SADD', KEYS[4], i) == 1 then redis.call('HINCRBY', KEYS[1], 'pages_done', 1) end
-  if redis.call('SREM', KEYS[5], i) == 1 then redis.call('HINCRBY', KEYS[1], 'pages_failed', -1) end
-elseif redis.call('SISMEMBER', KEYS[4], i) == 1 then
+local i = A[1]
+if A[2] == '1' then
+  if redis.call('SADD', done, i) == 1 then redis.call('HINCRBY', record, 'pages_done', 1) end
+  if redis.call('SREM', failed, i) == 1 then redis.call('HINCRBY', record, 'pages_failed', -1) end
+elseif redis.call('SISMEMBER', done, i) == 1 then
   return 0
-elseif redis.call('SADD', KEYS[5], i) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'pages_failed', 1)
+elseif redis.call('SADD', failed, i) == 1 then
+  redis.call('HINCRBY', record, 'pages_failed', 1)
 end
-redis.call('HSET', KEYS[2], i, ARGV[3])
-redis.call('ZADD', KEYS[3], i, i)
-redis.call('XADD', KEYS[6], '*', 'type', 'page', 'data', cjson.encode({index = tonumber(i),
-  status = ARGV[2] == '1' and 'done' or 'failed', attempts = tonumber(ARGV[6]),
-  pages_total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0),
-  pages_done = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0),
-  pages_failed = tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)}))
+redis.call('HSET', results, i, A[3])
+redis.call('ZADD', idx, i, i)
+redis.call('XADD', events, '*', 'type', 'page', 'data', cjson.encode({index = tonumber(i),
+  status = A[2] == '1' and 'done' or 'failed', attempts = tonumber(A[6]),
+  pages_total = tonumber(redis.call('HGET', record, 'pages_total') or 0),
+  pages_done = tonumber(redis.call('HGET', record, 'pages_done') or 0),
+  pages_failed = tonumber(redis.call('HGET', record, 'pages_failed') or 0)}))
 return 1
+end
+`
+
+// saveScript runs save_page.
+//
+// KEYS: record, results, idx, done, failed, events.
+// ARGV: those of save_page.
+var saveScript = redis.NewScript(saveLua + `
+return save_page(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV)
+`)
+
+// saveEndScript runs save_page and then, when the page was stored and every
+// page of the job has an outcome (done or failed), ends the job with
+// end_job in its derived state. Its reply is save_page's, or the record of
+// the job it ended.
+//
+// KEYS: those of end_job (record, results, idx, done, failed, secret,
+// notifications stream, events, jobs index, events scratch key).
+// ARGV: the 11 of save_page, then those of end_job.
+var saveEndScript = redis.NewScript(saveLua + endJobLua + `
+local saved = save_page(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8], ARGV)
+if saved ~= 1 then return saved end
+local total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0)
+local ended = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0) + tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
+if total == 0 or ended < total then return 1 end
+return end_job(KEYS, ARGV, 11)
 `)
 
 // SavePage stores the result of one page and updates the job's counts, in
@@ -145,15 +173,52 @@ return 1
 // done count; a done page is never downgraded to failed. Results for a job
 // already in a final state are ignored.
 func (s *Redis) SavePage(ctx context.Context, id string, r tasks.PageResult) error {
+	args, err := saveArgs(id, r)
+	if err != nil {
+		return err
+	}
+	k := s.keys(id)
+	err = saveScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed, k.events}, args...).Err()
+	return scriptErr(err, "save page "+strconv.Itoa(r.Index)+" of", id)
+}
+
+// SaveLastPage is SavePage for the last unit a run of the job's task saves.
+// When the result is stored and every page of the job then has an outcome,
+// it also ends the job, in the same atomic step, in the state EndJob would
+// give, and returns the ended record; otherwise it returns nil and the job
+// stays active, for EndJob (or a later run) to end. It saves the round trip
+// of EndJob for the many jobs whose last page ends them.
+//
+// The caller must know that no other result of the job is being saved: a
+// page counted failed by an earlier run and being analyzed again would
+// otherwise see its new result ignored.
+func (s *Redis) SaveLastPage(ctx context.Context, id string, r tasks.PageResult) (*tasks.Job, error) {
+	args, err := saveArgs(id, r)
+	if err != nil {
+		return nil, err
+	}
+	k := s.keys(id)
+	reply, err := saveEndScript.Run(ctx, s.client, s.endKeys(k), s.endArgs(args, "", "", "")...).Result()
+	if err != nil {
+		return nil, scriptErr(err, "save last page "+strconv.Itoa(r.Index)+" of", id)
+	}
+	if _, ok := reply.(int64); ok {
+		return nil, nil
+	}
+	return endedJob(reply)
+}
+
+// saveArgs returns the ARGV of save_page for result r.
+func saveArgs(id string, r tasks.PageResult) ([]any, error) {
 	switch {
 	case r.Index < 0:
-		return tasks.Errorf(tasks.CodeInvalidRequest, "job %s: negative page index %d", id, r.Index)
+		return nil, tasks.Errorf(tasks.CodeInvalidRequest, "job %s: negative page index %d", id, r.Index)
 	case r.Status != tasks.PageDone && r.Status != tasks.PageFailed:
-		return tasks.Errorf(tasks.CodeInvalidRequest, "job %s: page %d has status %q, want done or failed", id, r.Index, r.Status)
+		return nil, tasks.Errorf(tasks.CodeInvalidRequest, "job %s: page %d has status %q, want done or failed", id, r.Index, r.Status)
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("store: encode page %d of job %s: %w", r.Index, id, err)
+		return nil, fmt.Errorf("store: encode page %d of job %s: %w", r.Index, id, err)
 	}
 	done := "0"
 	if r.Status == tasks.PageDone {
@@ -163,12 +228,10 @@ func (s *Redis) SavePage(ctx context.Context, id string, r tasks.PageResult) err
 	if r.Metrics != nil {
 		m = *r.Metrics
 	}
-	k := s.keys(id)
-	err = saveScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed, k.events},
-		r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing), r.Attempts,
+	args := make([]any, 0, 11+15)
+	return append(args, r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing), r.Attempts,
 		m.InputTokens, m.OutputTokens, strconv.FormatFloat(m.CostUSD, 'f', -1, 64),
-		boolInt(m.Cache == tasks.CacheHit), boolInt(m.Cache == tasks.CacheMiss)).Err()
-	return scriptErr(err, "save page "+strconv.Itoa(r.Index)+" of", id)
+		boolInt(m.Cache == tasks.CacheHit), boolInt(m.Cache == tasks.CacheMiss)), nil
 }
 
 // Password returns the password submitted with the job, or "" if there was

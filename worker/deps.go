@@ -26,6 +26,11 @@ type Store interface {
 	// SavePage stores one page result and updates the job's counts atomically.
 	// A done page is never downgraded to failed.
 	SavePage(ctx context.Context, id string, r tasks.PageResult) error
+	// SaveLastPage is SavePage for the last result a run saves, when no
+	// other result of the job is in flight: if every page then has an
+	// outcome, it also ends the job as EndJob would, in the same atomic
+	// step, and returns the ended job; otherwise it returns nil.
+	SaveLastPage(ctx context.Context, id string, r tasks.PageResult) (*tasks.Job, error)
 	// FinishJob moves the job to a final state and appends its completion
 	// notification, in one transaction. A job already final is left as is.
 	FinishJob(ctx context.Context, id string, status tasks.Status, code tasks.Code, msg string) (*tasks.Job, error)

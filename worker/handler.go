@@ -97,15 +97,14 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return tasks.ForAsynq(err)
 	}
-	taskID, _ := asynq.GetTaskID(ctx)
-	log := h.log.With().Str("job_id", p.JobID).Str("task_id", taskID).Str("type", t.Type()).Logger()
-	ctx = log.WithContext(ctx)
-
 	job, err := h.deps.Store.StartJob(ctx, p.JobID)
 	if err != nil {
 		return tasks.ForAsynq(err)
 	}
-	log = log.With().Str("kind", string(job.Kind)).Logger()
+	// One logger per run, made once the kind is known.
+	taskID, _ := asynq.GetTaskID(ctx)
+	log := h.log.With().Str("job_id", p.JobID).Str("task_id", taskID).Str("type", t.Type()).
+		Str("kind", string(job.Kind)).Logger()
 	ctx = log.WithContext(ctx)
 	if job.Status.Final() {
 		log.Info().Str("status", string(job.Status)).Msg("job already ended; nothing to do")
@@ -116,12 +115,26 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log.Info().Int("attempt", job.Attempts).Int("pages", job.PagesTotal).Int("pages_done", job.PagesDone).Msg("job start")
 
 	ctx = h.withBudget(ctx, job)
-	err = h.run(ctx, job, p)
-	return h.conclude(ctx, job, err, start)
+	var last lastSave
+	err = h.run(ctx, job, p, &last)
+	return h.conclude(ctx, job, err, start, last.ended.Load())
+}
+
+// lastSave lets the last result a run of a document job saves end the job
+// in the same step (Store.SaveLastPage), which saves EndJob's round trip.
+// A unit knows it is the last when every other unit of the run has saved
+// its result: only then can no other result of the job be in flight.
+type lastSave struct {
+	// want is how many results the run will save; 0 turns this off.
+	want int64
+	// saved counts the results saved.
+	saved atomic.Int64
+	// ended is the job the last save ended, if it did.
+	ended atomic.Pointer[tasks.Job]
 }
 
 // run does the job's work; it returns nil when every unit has an outcome.
-func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayload) error {
+func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayload, last *lastSave) error {
 	if in, ok := h.videoInPlace(job, p); ok {
 		return h.runVideo(ctx, job, in)
 	}
@@ -166,9 +179,10 @@ func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayloa
 		}
 	}
 	src := documentUnits(ctx, doc, job, p.Options.Task, done)
+	last.want = int64(n - countIn(done, 1, n))
 	lim := Limits{PerJob: h.cfg.PageConcurrency, Process: h.process}
 	return fanOut(ctx, src, lim, h.drain, func(ctx context.Context, it Item) {
-		h.analyzeUnit(ctx, job, it)
+		h.analyzeUnit(ctx, job, it, last)
 	})
 }
 
@@ -203,12 +217,21 @@ func (h *Handler) loadInput(ctx context.Context, job *tasks.Job, p tasks.Analyze
 }
 
 // conclude ends the job when runErr is final, and tells asynq what to do
-// with the task.
-func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, start time.Time) error {
+// with the task. ended is the job when the run's last saved result ended it.
+func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, start time.Time, ended *tasks.Job) error {
 	log := zerolog.Ctx(ctx)
 	// Store writes below must happen even when the task's context ended.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+
+	if ended != nil {
+		// Every unit had its outcome and the last save ended the job: what
+		// runErr says (the worker stopping, the task's end) came after.
+		logEnd(log, ended, start).Msg("job end")
+		h.deps.Observer.JobEnded(ended, time.Since(start))
+		// An error brings the task back, and its next run announces the end.
+		return h.announce(wctx, ended, false)
+	}
 
 	if errors.Is(runErr, errDraining) || (runErr != nil && ctx.Err() != nil) {
 		// Shutting down, timed out or aborted: the finished pages are saved
@@ -276,6 +299,17 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 	h.deps.Observer.JobEnded(j, time.Since(start))
 	// An error brings the task back, and its next run announces the end.
 	return h.announce(wctx, j, false)
+}
+
+// countIn returns how many of the sorted-or-not values xs are in [lo, hi].
+func countIn(xs []int, lo, hi int) int {
+	n := 0
+	for _, x := range xs {
+		if x >= lo && x <= hi {
+			n++
+		}
+	}
+	return n
 }
 
 // lastAttempt reports whether asynq will not retry the task after this run.

@@ -379,6 +379,15 @@ func (e *endCounter) EndJob(ctx context.Context, id string) (*tasks.Job, error) 
 	return j, err
 }
 
+// SaveLastPage ends the job when its last page ends it.
+func (e *endCounter) SaveLastPage(ctx context.Context, id string, r tasks.PageResult) (*tasks.Job, error) {
+	j, err := e.Redis.SaveLastPage(ctx, id, r)
+	if j != nil {
+		e.count(err)
+	}
+	return j, err
+}
+
 func (e *endCounter) count(err error) {
 	if err == nil && e.n.Add(1) == e.want {
 		close(e.done)

@@ -14,14 +14,22 @@ import (
 // analyzeUnit analyzes one unit with its own bounded retries and stores the
 // outcome at once, so a later run of the job skips it. A unit interrupted by
 // the end of the task's context is not stored: it was not finished.
-func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item) {
+//
+// last, when not nil and on, counts the run's saved results; the run's last
+// result is saved with Store.SaveLastPage, which may end the job.
+func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item, last *lastSave) {
 	h.inFlight.Add(1)
 	defer h.inFlight.Add(-1)
 	u := it.Unit
 	if u.Provider == "" {
 		u.Provider = job.Options.Provider
 	}
-	log := zerolog.Ctx(ctx).With().Int("page", u.Index).Logger()
+	// The page's logger is made only for the warnings that need it: most
+	// pages log nothing.
+	log := func() *zerolog.Logger {
+		l := zerolog.Ctx(ctx).With().Int("page", u.Index).Logger()
+		return &l
+	}
 	start := time.Now()
 	res := tasks.PageResult{Index: u.Index, Timestamp: u.Timestamp, Width: u.Width, Height: u.Height}
 
@@ -33,7 +41,7 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item) {
 			an, aerr = h.analyze(ctx, u)
 			return aerr
 		}, func(n int, err error, wait time.Duration) {
-			log.Warn().Err(err).Int("attempt", n+1).Dur("wait", wait).Msg("page attempt failed; retrying")
+			log().Warn().Err(err).Int("attempt", n+1).Dur("wait", wait).Msg("page attempt failed; retrying")
 		})
 	}
 	if b := budgetFrom(ctx); b != nil && it.Err == nil {
@@ -52,7 +60,7 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item) {
 		res.ErrorCode = tasks.ErrorCode(err)
 		res.ErrorMessage = tasks.ErrorMessage(err)
 		m.Error = res.ErrorCode
-		log.Warn().Err(err).Str("error_code", string(res.ErrorCode)).Int("attempts", res.Attempts).Msg("page failed")
+		log().Warn().Err(err).Str("error_code", string(res.ErrorCode)).Int("attempts", res.Attempts).Msg("page failed")
 	} else {
 		res.Status = tasks.PageDone
 		res.Output = an.Output
@@ -60,11 +68,36 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item) {
 	// The result exists: store it even if the task is being stopped now.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := h.deps.Store.SavePage(wctx, job.ID, res); err != nil {
-		log.Error().Err(err).Msg("could not store the page result; the page will be redone")
+	if err := h.savePage(wctx, job, res, last); err != nil {
+		log().Error().Err(err).Msg("could not store the page result; the page will be redone")
 		return
 	}
 	h.deps.Observer.PageDone(job, res)
+}
+
+// savePage stores res. When every other result of the run is saved, no
+// other result of the job can be in flight, and res is saved with
+// SaveLastPage, which ends the job if all its pages have an outcome.
+func (h *Handler) savePage(ctx context.Context, job *tasks.Job, res tasks.PageResult, last *lastSave) error {
+	if last == nil || last.want == 0 {
+		return h.deps.Store.SavePage(ctx, job.ID, res)
+	}
+	if last.saved.Load() != last.want-1 {
+		if err := h.deps.Store.SavePage(ctx, job.ID, res); err != nil {
+			return err
+		}
+		last.saved.Add(1)
+		return nil
+	}
+	ended, err := h.deps.Store.SaveLastPage(ctx, job.ID, res)
+	if err != nil {
+		return err
+	}
+	last.saved.Add(1)
+	if ended != nil {
+		last.ended.Store(ended)
+	}
+	return nil
 }
 
 // analyze calls the analyzer, turning a panic into a permanent error so one

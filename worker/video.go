@@ -92,7 +92,7 @@ func (h *Handler) runVideo(ctx context.Context, job *tasks.Job, in VideoInput) e
 	src := videoUnits(ctx, video, job, done, &last)
 	lim := Limits{PerJob: h.cfg.PageConcurrency, Process: h.process}
 	err = fanOut(ctx, src, lim, h.drain, func(ctx context.Context, it Item) {
-		h.analyzeUnit(ctx, job, it)
+		h.analyzeUnit(ctx, job, it, nil)
 	})
 	if err != nil {
 		return err

@@ -401,3 +401,77 @@ func TestRetryRunsOnlyFailedPages(t *testing.T) {
 		t.Errorf("reopening a succeeded job: %v, want conflict", err)
 	}
 }
+
+// endCounting counts how the worker ends jobs.
+type endCounting struct {
+	*store.Redis
+	endJob, lastEnded atomic.Int64
+}
+
+func (e *endCounting) EndJob(ctx context.Context, id string) (*tasks.Job, error) {
+	e.endJob.Add(1)
+	return e.Redis.EndJob(ctx, id)
+}
+
+func (e *endCounting) SaveLastPage(ctx context.Context, id string, r tasks.PageResult) (*tasks.Job, error) {
+	j, err := e.Redis.SaveLastPage(ctx, id, r)
+	if j != nil {
+		e.lastEnded.Add(1)
+	}
+	return j, err
+}
+
+// The last page a run saves ends the job in the same step, but only once
+// every other page of the run is saved: pages counted failed by an earlier
+// run and analyzed again do not end the job while one is in flight.
+func TestLastPageEndsJob(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	j, task := b.newJob(t, booklet, "")
+	// An earlier run saved pages 3..64 done and 1 and 2 failed, and did not
+	// end the job.
+	if _, err := b.store.StartJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.SetPagesTotal(ctx, j.ID, 64); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 64; i++ {
+		r := tasks.PageResult{Index: i, Status: tasks.PageDone, Attempts: 1, Output: json.RawMessage(`{}`)}
+		if i <= 2 {
+			r = tasks.PageResult{Index: i, Status: tasks.PageFailed, Attempts: 3, ErrorCode: tasks.CodeInternal}
+		}
+		if err := b.store.SavePage(ctx, j.ID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// This run analyzes pages 1 and 2 again; page 2 takes longer.
+	a := newFake(func(ctx context.Context, u tasks.Unit, call int) error {
+		if u.Index == 2 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		return nil
+	})
+	st := &endCounting{Redis: b.store}
+	h, err := worker.NewHandler(b.config(), worker.Deps{Store: st, Blobs: b.blobs, Analyzer: a, OpenPDF: openPDF, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ProcessTask(ctx, task); err != nil {
+		t.Fatalf("ProcessTask: %v", err)
+	}
+	got := b.job(t, j.ID)
+	if got.Status != tasks.StatusSucceeded || got.PagesDone != 64 || got.PagesFailed != 0 {
+		t.Fatalf("job = %s, %d done, %d failed; want succeeded, 64, 0", got.Status, got.PagesDone, got.PagesFailed)
+	}
+	if calls, _ := a.snapshot(); len(calls) != 2 {
+		t.Errorf("analyzed %v; want pages 1 and 2 only", calls)
+	}
+	if st.lastEnded.Load() != 1 || st.endJob.Load() != 0 {
+		t.Errorf("ended by the last save %d times, by EndJob %d times; want 1 and 0", st.lastEnded.Load(), st.endJob.Load())
+	}
+	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	if err != nil || len(ns) != 1 || ns[0].Status != tasks.StatusSucceeded || ns[0].PagesDone != 64 {
+		t.Errorf("notifications = %+v, %v; want one, succeeded with 64 pages done", ns, err)
+	}
+}
