@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +80,47 @@ func (r *redisProc) crash() {
 	_ = r.cmd.Wait()
 }
 
+// startChaos starts a scenario: a temporary directory, a redis-server of
+// its own with AOF in it, and the chaosworker binary, built once for all
+// the scenarios of the run.
+func startChaos(t *testing.T) (dir string, rp *redisProc, bin string) {
+	t.Helper()
+	redis.SetLogger(quietLogger{})
+	dir = t.TempDir()
+	rp = &redisProc{t: t, dir: dir, port: freePort(t)}
+	rp.start()
+	workerOnce.Do(func() {
+		workerDir, workerErr = os.MkdirTemp("", "mmq-chaosworker-")
+		if workerErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(workerDir, "chaosworker"), "./chaosworker").CombinedOutput()
+		if err != nil {
+			workerErr = fmt.Errorf("build chaosworker: %v\n%s", err, out)
+		}
+	})
+	if workerErr != nil {
+		rp.crash()
+		t.Fatal(workerErr)
+	}
+	return dir, rp, filepath.Join(workerDir, "chaosworker")
+}
+
+var (
+	workerOnce sync.Once
+	workerDir  string
+	workerErr  error
+)
+
+// TestMain removes the chaosworker binary after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if workerDir != "" {
+		os.RemoveAll(workerDir)
+	}
+	os.Exit(code)
+}
+
 // workerProc is one chaosworker process.
 type workerProc struct {
 	t    *testing.T
@@ -130,16 +172,8 @@ func threePages(t *testing.T) []byte {
 // checks that no job, and no page result, was lost or duplicated.
 func TestCrashAndRestart(t *testing.T) {
 	jobs := envInt("MMQ_CHAOS_JOBS", 1000)
-	redis.SetLogger(quietLogger{})
-	dir := t.TempDir()
-	rp := &redisProc{t: t, dir: dir, port: freePort(t)}
-	rp.start()
+	dir, rp, bin := startChaos(t)
 	defer rp.crash()
-
-	bin := filepath.Join(dir, "chaosworker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./chaosworker").CombinedOutput(); err != nil {
-		t.Fatalf("build chaosworker: %v\n%s", err, out)
-	}
 	blobDir, logPath := filepath.Join(dir, "blobs"), filepath.Join(dir, "analyses.log")
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: rp.addr(), MaxRetries: 20})
@@ -171,23 +205,7 @@ func TestCrashAndRestart(t *testing.T) {
 	defer a.signal(syscall.SIGKILL)
 	defer b.signal(syscall.SIGKILL)
 
-	ended := func() int {
-		n := 0
-		for start := 0; start < len(ids); start += 500 {
-			pipe := rdb.Pipeline()
-			var cmds []*redis.StringCmd
-			for _, id := range ids[start:min(start+500, len(ids))] {
-				cmds = append(cmds, pipe.HGet(ctx, "chaos:job:{"+id+"}", "status"))
-			}
-			_, _ = pipe.Exec(ctx)
-			for _, c := range cmds {
-				if tasks.Status(c.Val()).Final() {
-					n++
-				}
-			}
-		}
-		return n
-	}
+	ended := func() int { return endedJobs(ctx, rdb, ids) }
 	waitEnded := func(frac float64, limit time.Duration) {
 		deadline := time.Now().Add(limit)
 		for ended() < int(frac*float64(jobs)) {

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -120,15 +119,8 @@ func TestProviderFaults(t *testing.T) {
 	pages := envInt("MMQ_CHAOS_PROVIDER_PAGES", envInt("MMQ_CHAOS_JOBS", 1000))
 	jobs := max((pages+2)/3, 1)
 	pages = 3 * jobs
-	redis.SetLogger(quietLogger{})
-	dir := t.TempDir()
-	rp := &redisProc{t: t, dir: dir, port: freePort(t)}
-	rp.start()
+	dir, rp, bin := startChaos(t)
 	defer rp.crash()
-	bin := filepath.Join(dir, "chaosworker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./chaosworker").CombinedOutput(); err != nil {
-		t.Fatalf("build chaosworker: %v\n%s", err, out)
-	}
 
 	plan := &faultPlan{byKind: map[string]int{}, requests: map[string]int{}}
 	fake := providertest.NewAnthropic(t, "chaos-key")

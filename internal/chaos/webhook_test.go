@@ -177,15 +177,8 @@ func (h *hookReceiver) subjects() (seen, delivered map[string]bool) {
 func TestWebhookReceiverDown(t *testing.T) {
 	singles := envInt("MMQ_CHAOS_WEBHOOK_JOBS", envInt("MMQ_CHAOS_JOBS", 1000))
 	const batches, perBatch = 3, 10
-	redis.SetLogger(quietLogger{})
-	dir := t.TempDir()
-	rp := &redisProc{t: t, dir: dir, port: freePort(t)}
-	rp.start()
+	dir, rp, bin := startChaos(t)
 	defer rp.crash()
-	bin := filepath.Join(dir, "chaosworker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./chaosworker").CombinedOutput(); err != nil {
-		t.Fatalf("build chaosworker: %v\n%s", err, out)
-	}
 	secret, err := webhook.NewSecret()
 	if err != nil {
 		t.Fatal(err)
