@@ -212,3 +212,32 @@ func TestCancelAnnouncesWebhook(t *testing.T) {
 		t.Errorf("announcing the end again: %v, want ErrTaskIDConflict", err)
 	}
 }
+
+// refusingQueue fails every analysis task and passes the rest (webhooks)
+// on to the real queue: Redis refusing a job's task at submit.
+type refusingQueue struct{ api.Enqueuer }
+
+func (q refusingQueue) EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	if task.Type() != tasks.TypeWebhookDeliver {
+		return nil, errors.New("LOADING Redis is loading the dataset in memory")
+	}
+	return q.Enqueuer.EnqueueContext(ctx, task, opts...)
+}
+
+// A job whose task could not be queued is failed, and its client hears of
+// it by webhook like of any other end.
+func TestUnqueuedJobAnnounced(t *testing.T) {
+	b := setup(t, func(_ *api.Config, d *api.Deps) { d.Queue = refusingQueue{d.Queue} })
+	code, data := b.postJSON(t, "/v1/jobs", `{"url":"https://example.com/a.pdf","callback_url":"https://hooks.example.com/mmq"}`, nil)
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(data), string(tasks.CodeUnavailable)) {
+		t.Fatalf("submit with the queue refusing: %d %s", code, data)
+	}
+	jobs, _, err := b.store.ListJobs(context.Background(), tasks.StatusFailed, 10, "")
+	if err != nil || len(jobs) != 1 || jobs[0].ErrorCode != tasks.CodeUnavailable {
+		t.Fatalf("failed jobs: %+v, %v", jobs, err)
+	}
+	ps, _ := b.webhookTasks(t)
+	if len(ps) != 1 || ps[0].Event != "job.failed" || ps[0].JobID != jobs[0].ID || ps[0].URL != "https://hooks.example.com/mmq" {
+		t.Fatalf("webhooks queued: %+v", ps)
+	}
+}

@@ -481,12 +481,18 @@ func (s *Server) tooLarge(cause error) error {
 func (s *Server) failUnqueued(ctx context.Context, id string, cause error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	_, err := s.deps.Store.FinishJob(ctx, id, tasks.StatusFailed, tasks.CodeUnavailable, "the job could not be queued")
+	j, err := s.deps.Store.FinishJob(ctx, id, tasks.StatusFailed, tasks.CodeUnavailable, "the job could not be queued")
 	log := zerolog.Ctx(ctx).Error().Str("job_id", id).AnErr("cause", cause)
 	if err != nil {
 		log = log.AnErr("finish_error", err)
 	}
 	log.Msg("enqueue failed; job marked failed")
+	if err == nil {
+		// Its client hears of the end like any other: job.failed, and
+		// batch.completed when it was the batch's last job. (When Redis
+		// itself is failing, this enqueue fails too and is logged.)
+		s.announce(ctx, j)
+	}
 }
 
 // setField sets the option a multipart form field names (every field of
