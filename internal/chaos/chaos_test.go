@@ -153,6 +153,41 @@ func (w *workerProc) signal(sig syscall.Signal) {
 	_ = w.cmd.Wait()
 }
 
+// enqueueJobs creates n jobs of a 3-page PDF, named prefix-00000 on, in the
+// store (prefix "chaos") and enqueues their tasks (10 retries each).
+func enqueueJobs(t *testing.T, rdb *redis.Client, blobDir, prefix string, n int) (*store.Redis, []string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.New(rdb, store.Config{Prefix: "chaos"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := store.NewLocalBlobs(blobDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := blobs.Put(ctx, threePages(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := asynq.NewClientFromRedisClient(rdb)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%05d", prefix, i)
+		if err := st.CreateJob(ctx, &tasks.Job{ID: ids[i], Kind: tasks.KindDocument, BlobKey: key}, ""); err != nil {
+			t.Fatal(err)
+		}
+		task, err := tasks.NewAnalyzeTask(tasks.KindDocument, tasks.AnalyzePayload{JobID: ids[i], BlobKey: key}, tasks.EnqueueConfig{MaxRetry: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Enqueue(task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, ids
+}
+
 // threePages makes a 3-page PDF from the worker package's 64-page booklet.
 func threePages(t *testing.T) []byte {
 	data, err := os.ReadFile("../../worker/testdata/pdfcpu-bookletTest.pdf")
@@ -178,24 +213,7 @@ func TestCrashAndRestart(t *testing.T) {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: rp.addr(), MaxRetries: 20})
 	defer rdb.Close()
-	st, _ := store.New(rdb, store.Config{Prefix: "chaos"})
-	blobs, _ := store.NewLocalBlobs(blobDir)
-	key, err := blobs.Put(ctx, threePages(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := asynq.NewClientFromRedisClient(rdb)
-	ids := make([]string, jobs)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("job-%05d", i)
-		if err := st.CreateJob(ctx, &tasks.Job{ID: ids[i], Kind: tasks.KindDocument, BlobKey: key}, ""); err != nil {
-			t.Fatal(err)
-		}
-		task, _ := tasks.NewAnalyzeTask(tasks.KindDocument, tasks.AnalyzePayload{JobID: ids[i], BlobKey: key}, tasks.EnqueueConfig{MaxRetry: 10})
-		if _, err := client.Enqueue(task); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, ids := enqueueJobs(t, rdb, blobDir, "job", jobs)
 
 	args := []string{"-redis", rp.addr(), "-blobs", blobDir, "-log", logPath, "-latency", "15ms", "-shutdown-timeout", "5s"}
 	a := &workerProc{t: t, bin: bin, args: args}

@@ -17,11 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mmq/mmq/provider/providertest"
-	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -136,25 +134,7 @@ func TestProviderFaults(t *testing.T) {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: rp.addr(), MaxRetries: 20})
 	defer rdb.Close()
-	st, _ := store.New(rdb, store.Config{Prefix: "chaos"})
-	blobs, _ := store.NewLocalBlobs(blobDir)
-	key, err := blobs.Put(ctx, threePages(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := asynq.NewClientFromRedisClient(rdb)
-	defer client.Close()
-	ids := make([]string, jobs)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("pjob-%05d", i)
-		if err := st.CreateJob(ctx, &tasks.Job{ID: ids[i], Kind: tasks.KindDocument, BlobKey: key}, ""); err != nil {
-			t.Fatal(err)
-		}
-		task, _ := tasks.NewAnalyzeTask(tasks.KindDocument, tasks.AnalyzePayload{JobID: ids[i], BlobKey: key}, tasks.EnqueueConfig{MaxRetry: 10})
-		if _, err := client.Enqueue(task); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, ids := enqueueJobs(t, rdb, blobDir, "pjob", jobs)
 
 	workerLog, err := os.Create(filepath.Join(dir, "workers.log"))
 	if err != nil {
