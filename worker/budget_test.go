@@ -17,7 +17,6 @@ import (
 type pricedAnalyzer struct {
 	cost, est float64
 	calls     atomic.Int64
-	estimates bool
 }
 
 func (p *pricedAnalyzer) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, error) {
