@@ -95,6 +95,25 @@ func (c *Client) SubmitBatchURLs(ctx context.Context, urls []string, opts Submit
 	return &out, c.do(ctx, http.MethodPost, "/v1/batches", "application/json", bytesReader(body), &out)
 }
 
+// BatchJobs returns up to limit jobs of batch id in submission order from
+// cursor ("" for the first), and the cursor of the next page, "" on the
+// last one. limit 0 means the server's default.
+func (c *Client) BatchJobs(ctx context.Context, id, cursor string, limit int) (jobs []*tasks.Job, next string, err error) {
+	q := url.Values{}
+	setQuery(q, "cursor", cursor)
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var resp struct {
+		Jobs       []*tasks.Job `json:"jobs"`
+		NextCursor string       `json:"next_cursor"`
+	}
+	if err := c.do(ctx, http.MethodGet, withQuery("/v1/batches/"+url.PathEscape(id)+"/jobs", q), "", nil, &resp); err != nil {
+		return nil, "", err
+	}
+	return resp.Jobs, resp.NextCursor, nil
+}
+
 // Batch returns a batch with its counts.
 func (c *Client) Batch(ctx context.Context, id string) (*tasks.Batch, error) {
 	var b tasks.Batch

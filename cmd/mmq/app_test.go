@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -356,6 +357,12 @@ func TestCLISubmitBatchDirectory(t *testing.T) {
 	out, code := runCLI(t, "submit", dir, "--wait", "--server", url)
 	if code != 0 || !strings.Contains(out, "jobs      2, 2 succeeded") || !strings.Contains(out, "completed") {
 		t.Errorf("submit DIR --wait: exit %d, output:\n%s", code, out)
+	}
+	// Each job is listed with its input, state and pages.
+	for _, name := range []string{"a.pdf", "b.pdf"} {
+		if !regexp.MustCompile(`(?m)^\S+\s+` + regexp.QuoteMeta(name) + `\s+succeeded\s+(\d+)/(\d+)\s*$`).MatchString(out) {
+			t.Errorf("submit DIR --wait does not list %s as succeeded:\n%s", name, out)
+		}
 	}
 	out, code = runCLI(t, "submit", filepath.Join(dir, "*.pdf"), "--batch", "--json", "--server", url)
 	var b struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -228,8 +229,53 @@ func submitBatch(cmd *cobra.Command, c *client.Client, files, urls []string, opt
 		}
 	}
 	fmt.Fprintln(out)
+	if u := final.Usage; u != nil && u.CostUSD > 0 {
+		fmt.Fprintf(out, "cost      $%.4f (%d input + %d output tokens)\n", u.CostUSD, u.InputTokens, u.OutputTokens)
+	}
+	if err := printBatchJobs(ctx, out, c, final.ID); err != nil {
+		return err
+	}
 	if ok := final.Counts[tasks.StatusSucceeded]; ok != final.Total {
 		return &jobEndError{exitJobPartial, fmt.Sprintf("batch %s: %d of %d jobs did not succeed", final.ID, final.Total-ok, final.Total)}
+	}
+	return nil
+}
+
+// batchJobsShown is how many jobs of a batch submit --wait lists.
+const batchJobsShown = 100
+
+// printBatchJobs lists the first batchJobsShown jobs of a batch, one line
+// each: id, input, status, pages (or frames) done of total, error.
+func printBatchJobs(ctx context.Context, w io.Writer, c *client.Client, id string) error {
+	jobs, next, err := c.BatchJobs(ctx, id, "", batchJobsShown)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tINPUT\tSTATUS\tDONE\tERROR")
+	for _, j := range jobs {
+		input := j.Filename
+		if input == "" {
+			input = j.SourceURL
+		}
+		if len(input) > 40 {
+			input = "..." + input[len(input)-37:]
+		}
+		msg := ""
+		if j.ErrorCode != "" {
+			msg = string(j.ErrorCode) + ": " + j.ErrorMessage
+			if len(msg) > 60 {
+				msg = msg[:57] + "..."
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\n", j.ID, input, j.Status, j.PagesDone, j.PagesTotal, msg)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if next != "" {
+		fmt.Fprintf(w, "(the first %d jobs; GET /v1/batches/%s/jobs lists them all)\n", batchJobsShown, id)
 	}
 	return nil
 }
