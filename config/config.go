@@ -125,6 +125,7 @@ type Worker struct {
 	ShutdownTimeout          time.Duration `mapstructure:"shutdown_timeout"`
 	RepairPDF                bool          `mapstructure:"repair_pdf"`
 	FetchTimeout             time.Duration `mapstructure:"fetch_timeout"`
+	GCPercent                int           `mapstructure:"gc_percent"`
 }
 
 // Tasks configures the asynq tasks and their retries.
@@ -307,6 +308,7 @@ var Defaults = map[string]any{
 	"worker.shutdown_timeout":            "30s",
 	"worker.repair_pdf":                  true,
 	"worker.fetch_timeout":               "60s",
+	"worker.gc_percent":                  50,
 
 	"tasks.timeout":    "30m",
 	"tasks.max_retry":  3,
@@ -419,6 +421,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Worker.PageConcurrency > c.Worker.ProcessPageConcurrency {
 		errs = append(errs, errors.New("worker.page_concurrency must not exceed worker.process_page_concurrency"))
+	}
+	if g := c.Worker.GCPercent; g != -1 && g < 10 {
+		errs = append(errs, fmt.Errorf("worker.gc_percent %d: want -1 (Go's default) or at least 10", g))
 	}
 	if c.Limits.MaxUploadBytes <= 0 || c.Limits.MaxPages <= 0 {
 		errs = append(errs, errors.New("limits.max_upload_bytes and limits.max_pages must be positive"))

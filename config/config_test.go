@@ -94,11 +94,12 @@ func TestPrecedence(t *testing.T) {
 func TestValidate(t *testing.T) {
 	t.Setenv("MMQ_WORKER_PAGE_CONCURRENCY", "64")
 	t.Setenv("MMQ_LOG_FORMAT", "xml")
+	t.Setenv("MMQ_WORKER_GC_PERCENT", "0")
 	_, err := config.Load("", nil)
 	if err == nil {
-		t.Fatal("want an error for page_concurrency > process_page_concurrency and a bad log format")
+		t.Fatal("want an error for page_concurrency > process_page_concurrency, a bad log format and gc_percent 0")
 	}
-	for _, want := range []string{"page_concurrency", "log.format"} {
+	for _, want := range []string{"page_concurrency", "log.format", "worker.gc_percent"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

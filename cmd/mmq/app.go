@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -163,6 +165,7 @@ func (a *App) startWorker(blobs blobStore) error {
 	} else {
 		a.Log.Info().Msg("webhooks off: webhooks.secret (MMQ_WEBHOOKS_SECRET) is not set")
 	}
+	setGCPercent(a.Log, cfg.Worker.GCPercent)
 	a.worker, err = worker.New(worker.Config{
 		Concurrency:              cfg.Worker.Concurrency,
 		PageConcurrency:          cfg.Worker.PageConcurrency,
@@ -358,4 +361,17 @@ func (a *App) Close() error {
 		a.embedded = nil
 	}
 	return errors.Join(errs...)
+}
+
+// setGCPercent sets Go's GC target of a process that runs the worker to
+// worker.gc_percent, unless the GOGC environment variable sets it: PDF
+// parsing makes short-lived garbage several times a document's size, and
+// a lower target keeps the heap's peak near 2.5x the document instead of
+// 3.5x, at no measurable cost in speed (media's BenchmarkSplit).
+func setGCPercent(log zerolog.Logger, percent int) {
+	if _, ok := os.LookupEnv("GOGC"); ok || percent == -1 {
+		return
+	}
+	debug.SetGCPercent(percent)
+	log.Debug().Int("gc_percent", percent).Msg("Go GC target set")
 }
