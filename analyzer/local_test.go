@@ -232,7 +232,7 @@ func TestLocalPageFacts(t *testing.T) {
 func TestLocalMountain(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	path := filepath.Join(cmp.Or(os.Getenv("MMQ_CORPUS_DIR"), "../../shared/corpus"), "pdf", "pdfcpu-mountain.pdf")
+	path := filepath.Join(cmp.Or(os.Getenv("MMQ_CORPUS"), "/work/shared/corpus"), "pdf", "pdfcpu-mountain.pdf")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Skipf("corpus not present: %v", err)

@@ -54,6 +54,7 @@ func TestPDFSplitsIntoValidPages(t *testing.T) {
 			for _, n := range samplePages(doc.PageCount()) {
 				want, ok := pdftotext(t, src, n, tt.password)
 				if !ok {
+					needInCI(t, "pdftotext")
 					t.Skip("pdftotext not installed")
 				}
 				got, _ := pdftotext(t, writeTemp(t, "page.pdf", page(t, doc, n)), 1, "")
@@ -284,6 +285,7 @@ func TestOpenPDFErrors(t *testing.T) {
 func TestOpenPDFRepair(t *testing.T) {
 	t.Parallel()
 	if !hasTool("qpdf") {
+		needInCI(t, "qpdf")
 		t.Skip("qpdf not installed")
 	}
 	tests := []struct {
