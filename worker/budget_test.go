@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,23 +33,11 @@ func (e estimatingAnalyzer) EstimateCost(context.Context, tasks.Unit) (float64, 
 
 var _ worker.CostEstimator = estimatingAnalyzer{}
 
-// newJobWith is newJob with options.
-func (b *testBundle) newJobWith(t testing.TB, file string, opts tasks.Options) (*tasks.Job, []byte) {
+// newJobWith is newJob with options, named after the test.
+func (b *testBundle) newJobWith(t testing.TB, file string, opts tasks.Options) *tasks.Job {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := b.blobs.Put(context.Background(), data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := &tasks.Job{ID: t.Name(), Kind: tasks.KindDocument, Status: tasks.StatusQueued, Options: opts,
-		BlobKey: key, Size: int64(len(data)), CreatedAt: time.Now().UTC()}
-	if err := b.store.CreateJob(context.Background(), j, ""); err != nil {
-		t.Fatal(err)
-	}
-	return j, data
+	j, _ := b.storeJob(t, file, &tasks.Job{ID: t.Name(), Kind: tasks.KindDocument, Options: opts}, "")
+	return j
 }
 
 // A job with max_cost_usd stops within one page of it: pages in flight are
@@ -71,7 +58,7 @@ func TestBudgetStopsWithinOnePage(t *testing.T) {
 			b := setup(t)
 			const cost, budget = 0.01, 0.10
 			p := &pricedAnalyzer{cost: cost, est: cost}
-			j, _ := b.newJobWith(t, booklet, tasks.Options{MaxCostUSD: budget})
+			j := b.newJobWith(t, booklet, tasks.Options{MaxCostUSD: budget})
 			task, err := tasks.NewAnalyzeTask(tasks.KindDocument, tasks.AnalyzePayload{JobID: j.ID, BlobKey: j.BlobKey, Options: j.Options}, tasks.EnqueueConfig{})
 			if err != nil {
 				t.Fatal(err)
@@ -99,7 +86,7 @@ func TestBudgetStopsWithinOnePage(t *testing.T) {
 func TestPageMetricsStored(t *testing.T) {
 	b := setup(t)
 	p := &pricedAnalyzer{cost: 0.001}
-	j, _ := b.newJobWith(t, booklet, tasks.Options{})
+	j := b.newJobWith(t, booklet, tasks.Options{})
 	task, _ := tasks.NewAnalyzeTask(tasks.KindDocument, tasks.AnalyzePayload{JobID: j.ID, BlobKey: j.BlobKey}, tasks.EnqueueConfig{})
 	if err := b.handler(t, p).ProcessTask(context.Background(), task); err != nil {
 		t.Fatal(err)

@@ -134,25 +134,8 @@ func (b *testBundle) videoHandler(t testing.TB, a worker.Analyzer, opener worker
 // newVideoJob stores file as a queued video job's input and returns its task.
 func (b *testBundle) newVideoJob(t testing.TB, file string, opts tasks.Options) (*tasks.Job, *asynq.Task) {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	key, err := b.blobs.Put(ctx, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := &tasks.Job{ID: fmt.Sprintf("video-%d", jobSeq.Add(1)), Kind: tasks.KindVideo, Status: tasks.StatusQueued,
-		Options: opts, BlobKey: key, Size: int64(len(data)), CreatedAt: time.Now().UTC()}
-	if err := b.store.CreateJob(ctx, j, ""); err != nil {
-		t.Fatal(err)
-	}
-	task, err := tasks.NewAnalyzeTask(tasks.KindVideo, tasks.AnalyzePayload{JobID: j.ID, BlobKey: key, Options: opts}, tasks.EnqueueConfig{MaxRetry: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return j, task
+	j := &tasks.Job{ID: fmt.Sprintf("video-%d", jobSeq.Add(1)), Kind: tasks.KindVideo, Options: opts}
+	return b.storeJob(t, file, j, "")
 }
 
 func (b *testBundle) results(t testing.TB, id string) []tasks.PageResult {

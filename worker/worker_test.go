@@ -119,6 +119,14 @@ func (b *testBundle) handler(t testing.TB, a worker.Analyzer) *worker.Handler {
 // newJob stores file as a queued job's input and returns its task.
 func (b *testBundle) newJob(t testing.TB, file, password string) (*tasks.Job, *asynq.Task) {
 	t.Helper()
+	j := &tasks.Job{ID: fmt.Sprintf("job-%d", jobSeq.Add(1)), Kind: tasks.KindDocument, HasPassword: password != ""}
+	return b.storeJob(t, file, j, password)
+}
+
+// storeJob stores file as the input of j, creates j queued, and returns its
+// analysis task (2 retries).
+func (b *testBundle) storeJob(t testing.TB, file string, j *tasks.Job, password string) (*tasks.Job, *asynq.Task) {
+	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -128,12 +136,11 @@ func (b *testBundle) newJob(t testing.TB, file, password string) (*tasks.Job, *a
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &tasks.Job{ID: fmt.Sprintf("job-%d", jobSeq.Add(1)), Kind: tasks.KindDocument, Status: tasks.StatusQueued,
-		BlobKey: key, Size: int64(len(data)), HasPassword: password != "", CreatedAt: time.Now().UTC()}
+	j.Status, j.BlobKey, j.Size, j.CreatedAt = tasks.StatusQueued, key, int64(len(data)), time.Now().UTC()
 	if err := b.store.CreateJob(ctx, j, password); err != nil {
 		t.Fatal(err)
 	}
-	task, err := tasks.NewAnalyzeTask(tasks.KindDocument, tasks.AnalyzePayload{JobID: j.ID, BlobKey: key}, tasks.EnqueueConfig{MaxRetry: 2})
+	task, err := tasks.NewAnalyzeTask(j.Kind, tasks.AnalyzePayload{JobID: j.ID, BlobKey: key, Options: j.Options}, tasks.EnqueueConfig{MaxRetry: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

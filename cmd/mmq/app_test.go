@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,12 +28,17 @@ import (
 func startApp(t *testing.T, env ...string) (*App, string) {
 	t.Helper()
 	redistest.New(t, redistest.DBCmd) // flush the db
-	t.Setenv("MMQ_REDIS_ADDR", redistest.Addr(t))
-	t.Setenv("MMQ_REDIS_DB", "4")
+	return startAppEnv(t, append([]string{"MMQ_REDIS_ADDR", redistest.Addr(t), "MMQ_REDIS_DB", strconv.Itoa(redistest.DBCmd)}, env...)...)
+}
+
+// startAppEnv runs the whole program on port 0 with a temporary blob
+// directory, API keys off (the tests of API keys turn them on,
+// operations_test.go) and env, name and value pairs, set on top.
+func startAppEnv(t *testing.T, env ...string) (*App, string) {
+	t.Helper()
 	t.Setenv("MMQ_API_ADDR", "127.0.0.1:0")
 	t.Setenv("MMQ_BLOBS_DIR", t.TempDir())
 	t.Setenv("MMQ_WORKER_SHUTDOWN_TIMEOUT", "2s")
-	// The tests of API keys turn them on (operations_test.go).
 	t.Setenv("MMQ_AUTH_ENABLED", "false")
 	for i := 0; i+1 < len(env); i += 2 {
 		t.Setenv(env[i], env[i+1])
@@ -40,9 +46,6 @@ func startApp(t *testing.T, env ...string) (*App, string) {
 	cfg, err := config.Load("", nil)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if cfg.Redis.DB != redistest.DBCmd {
-		t.Fatalf("test expects db %d", redistest.DBCmd)
 	}
 	app := &App{Config: cfg, Log: zerolog.Nop(), RunAPI: true, RunWorker: true}
 	if err := app.Start(context.Background()); err != nil {

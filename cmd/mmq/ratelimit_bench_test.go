@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mmq/mmq/client"
 	"github.com/mmq/mmq/config"
+	"github.com/mmq/mmq/internal/pdftest"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/provider/providertest"
 	"github.com/mmq/mmq/tasks"
@@ -151,32 +151,9 @@ func benchRateLimited(b *testing.B, jobs int) {
 // textPDF is a PDF of n pages, each with a line of text naming document
 // doc and the page, so that no two pages are alike.
 func textPDF(n, doc int) []byte {
-	var objs []string
-	objs = append(objs, "<< /Type /Catalog /Pages 2 0 R >>")
-	kids := ""
-	for i := range n {
-		kids += fmt.Sprintf("%d 0 R ", 4+2*i)
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("Document %d, page %d", doc, i+1)
 	}
-	objs = append(objs, fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", kids, n))
-	objs = append(objs, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-	for i := range n {
-		content := fmt.Sprintf("BT /F1 24 Tf 72 700 Td (Document %d, page %d) Tj ET", doc, i+1)
-		objs = append(objs,
-			fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R /Resources << /Font << /F1 3 0 R >> >> >>", 5+2*i),
-			fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
-	}
-	var buf bytes.Buffer
-	buf.WriteString("%PDF-1.4\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = buf.Len()
-		fmt.Fprintf(&buf, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := buf.Len()
-	fmt.Fprintf(&buf, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&buf, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&buf, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return buf.Bytes()
+	return pdftest.Text(lines...)
 }

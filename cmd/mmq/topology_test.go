@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/rs/zerolog"
 
 	"github.com/mmq/mmq/client"
-	"github.com/mmq/mmq/config"
 )
 
 // The Sentinel and Cluster tests need those topologies, which
@@ -24,25 +22,7 @@ import (
 // (name, value pairs) configures.
 func startTopologyApp(t *testing.T, env ...string) (*App, string) {
 	t.Helper()
-	t.Setenv("MMQ_REDIS_ADDR", "")
-	t.Setenv("MMQ_REDIS_DB", "0")
-	t.Setenv("MMQ_API_ADDR", "127.0.0.1:0")
-	t.Setenv("MMQ_BLOBS_DIR", t.TempDir())
-	t.Setenv("MMQ_WORKER_SHUTDOWN_TIMEOUT", "2s")
-	t.Setenv("MMQ_AUTH_ENABLED", "false")
-	for i := 0; i+1 < len(env); i += 2 {
-		t.Setenv(env[i], env[i+1])
-	}
-	cfg, err := config.Load("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &App{Config: cfg, Log: zerolog.Nop(), RunAPI: true, RunWorker: true}
-	if err := app.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = app.Close() })
-	return app, "http://" + app.Addr()
+	return startAppEnv(t, append([]string{"MMQ_REDIS_ADDR", "", "MMQ_REDIS_DB", "0"}, env...)...)
 }
 
 // exercise runs a job through app and reads it back every way an operator
