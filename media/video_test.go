@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mmq/mmq/internal/proctest"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/tasks"
 )
@@ -433,7 +433,7 @@ func TestFramesStopKillsFFmpeg(t *testing.T) {
 				}
 				n++
 				if n == 1 {
-					pids = ffmpegPIDs(t, long)
+					pids = proctest.FFmpegReading(t, long)
 					if len(pids) != 1 {
 						t.Fatalf("%d ffmpeg processes read %s, want 1", len(pids), long)
 					}
@@ -464,27 +464,6 @@ func TestFramesStopKillsFFmpeg(t *testing.T) {
 			}
 		})
 	}
-}
-
-// ffmpegPIDs returns the processes whose command line names path.
-func ffmpegPIDs(t testing.TB, path string) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Skipf("no /proc: %v", err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte("file:"+path)) && bytes.Contains(cmdline, []byte("image2pipe")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // waitGone waits until pid is no longer a running process.

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mmq/mmq/analyzer"
+	"github.com/mmq/mmq/internal/proctest"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
@@ -383,7 +383,7 @@ func TestVideoJobInterruptedKillsFFmpeg(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- b.videoHandler(t, fake, videoOpener(t, media.VideoConfig{})).ProcessTask(ctx, task) }()
 	waitFor(t, "the first frame", 20*time.Second, started.Load)
-	pids := processesReading(t, blob)
+	pids := proctest.FFmpegReading(t, blob)
 	if len(pids) != 1 {
 		t.Fatalf("%d ffmpeg processes, want 1", len(pids))
 	}
@@ -396,23 +396,4 @@ func TestVideoJobInterruptedKillsFFmpeg(t *testing.T) {
 			t.Errorf("ffmpeg %d still exists after the handler returned", pid)
 		}
 	}
-}
-
-// processesReading returns the ffmpeg processes that read path.
-func processesReading(t testing.TB, path string) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Skipf("no /proc: %v", err)
-	}
-	var pids []int
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte("file:"+path)) && bytes.Contains(cmdline, []byte("image2pipe")) {
-			var pid int
-			fmt.Sscan(e.Name(), &pid)
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mmq/mmq/analyzer"
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/internal/proctest"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -140,7 +140,7 @@ func TestVideoCancelEndToEnd(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatal("no ffmpeg process ever read the video")
 		}
-		pids = ffmpegReading(t, app.Config.Blobs.Dir)
+		pids = proctest.FFmpegReading(t, absDir(t, app.Config.Blobs.Dir))
 	}
 	resp, err := http.Post(url+"/v1/jobs/"+job.ID+"/cancel", "application/json", nil)
 	if err != nil {
@@ -151,7 +151,7 @@ func TestVideoCancelEndToEnd(t *testing.T) {
 		t.Fatalf("cancel: HTTP %d", resp.StatusCode)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(ffmpegReading(t, app.Config.Blobs.Dir)) > 0 {
+	for len(proctest.FFmpegReading(t, absDir(t, app.Config.Blobs.Dir))) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("ffmpeg %v still runs 10 s after the cancel", pids)
 		}
@@ -162,24 +162,12 @@ func TestVideoCancelEndToEnd(t *testing.T) {
 	}
 }
 
-// ffmpegReading returns the ffmpeg processes that stream frames from a
-// file under dir, zombies included: a killed ffmpeg must be reaped too.
-func ffmpegReading(t *testing.T, dir string) []int {
+// absDir returns dir as an absolute path, as ffmpeg's command line names it.
+func absDir(t *testing.T, dir string) string {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		t.Fatal(err)
 	}
-	abs, _ := filepath.Abs(dir)
-	var pids []int
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmdline), "image2pipe") || !strings.Contains(string(cmdline), "file:"+abs) {
-			continue
-		}
-		var pid int
-		fmt.Sscan(e.Name(), &pid)
-		pids = append(pids, pid)
-	}
-	return pids
+	return abs
 }
