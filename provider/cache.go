@@ -71,12 +71,12 @@ func NewCache(rdb redis.UniversalClient, cfg CacheConfig) (*Cache, error) {
 	return &Cache{rdb: rdb, cfg: cfg, inflight: map[string]*flight{}}, nil
 }
 
-// cacheKey names the answer to content under these prompts, provider,
-// model and resolution.
-func cacheKey(content []byte, provider, model string, resolution int, system, prompt string) string {
+// cacheKey names the answer to content under these prompts (the job's
+// instructions are part of prompt), schema, provider, model and resolution.
+func cacheKey(content []byte, provider, model string, resolution int, system, prompt, schemaSum string) string {
 	c := sha256.Sum256(content)
 	h := sha256.New()
-	for _, s := range []string{hex.EncodeToString(c[:]), provider, model, strconv.Itoa(resolution), system, prompt} {
+	for _, s := range []string{hex.EncodeToString(c[:]), provider, model, strconv.Itoa(resolution), system, prompt, schemaSum} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mmq/mmq/schema"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -60,6 +61,39 @@ type PipelineConfig struct {
 	Inspect InspectFunc
 	// Rasterizer renders pages for a client that takes no PDF.
 	Rasterizer Rasterizer
+	// SchemaRetries is how many more times a unit whose answer does not
+	// validate against its job's schema is asked, with the validation
+	// errors fed back, before it fails with CodeSchemaMismatch. Defaults
+	// to 2; negative means none.
+	SchemaRetries int
+	// CombineMaxInputTokens bounds the input of one call that combines
+	// page answers into a job's answer (scope document); more pages are
+	// combined in rounds. Defaults to 60,000, well inside every supported
+	// model's context.
+	CombineMaxInputTokens int
+	// CombineMaxTokens bounds a combined answer. Defaults to 4096.
+	CombineMaxTokens int
+}
+
+func (c *PipelineConfig) setDefaults() {
+	if c.PDFPageTokens == 0 {
+		c.PDFPageTokens = 1550
+	}
+	if c.Inspect == nil {
+		c.Inspect = scanPage
+	}
+	switch {
+	case c.SchemaRetries == 0:
+		c.SchemaRetries = 2
+	case c.SchemaRetries < 0:
+		c.SchemaRetries = 0
+	}
+	if c.CombineMaxInputTokens == 0 {
+		c.CombineMaxInputTokens = 60_000
+	}
+	if c.CombineMaxTokens == 0 {
+		c.CombineMaxTokens = 4096
+	}
 }
 
 // Pipeline analyzes units with one model client and the controls around
@@ -67,9 +101,10 @@ type PipelineConfig struct {
 // lookup, preprocessing (render or downscale), rate limit, the call, cost,
 // guardrail, cache store. It records every step in the result's Metrics.
 type Pipeline struct {
-	client Client
-	cfg    PipelineConfig
-	tasks  map[string]*task
+	client  Client
+	cfg     PipelineConfig
+	tasks   map[string]*task
+	schemas *schema.Cache
 }
 
 var _ Analyzer = (*Pipeline)(nil)
@@ -85,13 +120,12 @@ func NewPipeline(cfg PipelineConfig, client Client) (*Pipeline, error) {
 	if err := cfg.Routes.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.PDFPageTokens == 0 {
-		cfg.PDFPageTokens = 1550
+	cfg.setDefaults()
+	if cfg.CombineMaxInputTokens < 1000 || cfg.CombineMaxTokens < 16 {
+		return nil, fmt.Errorf("provider: %s: combine_max_input_tokens must be at least 1000 and combine_max_tokens 16", client.Name())
 	}
-	if cfg.Inspect == nil {
-		cfg.Inspect = scanPage
-	}
-	p := &Pipeline{client: client, cfg: cfg, tasks: map[string]*task{}}
+	p := &Pipeline{client: client, cfg: cfg, tasks: map[string]*task{},
+		schemas: &schema.Cache{MaxBytes: tasks.MaxSchemaBytes}}
 	for name, tc := range cfg.Tasks {
 		t, err := newTask(name, tc)
 		if err != nil {
@@ -125,6 +159,7 @@ type plan struct {
 	model          string
 	resolution     int
 	system, prompt string
+	schema         *schema.Schema
 	info           PageInfo
 	hasImage       bool
 	est            tasks.PageEstimate
@@ -170,6 +205,10 @@ func (p *Pipeline) plan(ctx context.Context, u tasks.Unit) (*plan, error) {
 	if pl.system, pl.prompt, err = t.render(u); err != nil {
 		return nil, tasks.WrapError(tasks.CodeInternal, err, "the prompt template failed")
 	}
+	if pl.schema, err = p.compileSchema(u.Schema); err != nil {
+		return nil, err
+	}
+	pl.prompt = extractionPrompt(pl.prompt, u.Instructions, pl.schema != nil)
 	pl.est = p.estimate(u, pl)
 	return pl, nil
 }
@@ -188,6 +227,11 @@ func (p *Pipeline) estimate(u tasks.Unit, pl *plan) tasks.PageEstimate {
 	}
 	e.InputTokens = int64(textTokens(pl.system)+textTokens(pl.prompt)+messageOverhead+text) + e.ImageTokens
 	out := float64(pl.task.OutputTokens) + pl.task.OutputTextRatio*float64(charTokens(pl.info.TextChars))
+	if pl.schema != nil {
+		// The schema travels with the request; the answer is shaped by it.
+		e.InputTokens += int64(textTokens(string(pl.schema.Raw)) + schemaOverhead)
+		out = float64(answerTokens(pl.schema.Raw))
+	}
 	e.OutputTokens = int64(min(out, float64(pl.task.MaxTokens)))
 	e.CostUSD, _ = p.cfg.Prices.Cost(pl.model, int(e.InputTokens), int(e.OutputTokens))
 	return e
@@ -223,7 +267,7 @@ func (p *Pipeline) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, e
 	var key string
 	var f *flight
 	if c := p.cfg.Cache; c != nil {
-		key = cacheKey(u.Data, p.Name(), pl.model, pl.resolution, pl.system, pl.prompt)
+		key = cacheKey(u.Data, p.Name(), pl.model, pl.resolution, pl.system, pl.prompt, pl.schemaSum())
 		a, err := c.get(ctx, key)
 		if err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("cache lookup failed; calling the model")
@@ -252,66 +296,71 @@ func (p *Pipeline) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, e
 		if a != nil {
 			m.Cache = tasks.CacheHit
 			m.PreprocessMS = time.Since(start).Milliseconds()
-			return p.finish(a, u, pl, m, 0, time.Now()), nil
+			return p.finish(a, u, pl, m, 0, time.Now())
 		}
 		m.Cache = tasks.CacheMiss
 	}
 
 	a, m, err := p.call(ctx, u, pl, m, start)
 	post := time.Now()
-	if err == nil && p.cfg.Cache != nil {
+	var mismatch error
+	if err == nil && a.mismatch != nil {
+		// Never cached, never stored as valid: the page fails (in finish),
+		// its last answer kept for inspection.
+		mismatch = mismatchError(a.mismatch, a.reasks+1)
+	}
+	if err == nil && mismatch == nil && p.cfg.Cache != nil {
 		// Store before the flight lands: a caller arriving in between
 		// must find the answer in Redis, not start a second call.
-		if err := p.cfg.Cache.put(context.WithoutCancel(ctx), key, a); err != nil {
+		if err := p.cfg.Cache.put(context.WithoutCancel(ctx), key, a.ans); err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("cache store failed")
 		}
 	}
 	if f != nil {
-		p.cfg.Cache.land(key, f, a, err)
+		p.cfg.Cache.land(key, f, a.answerOrNil(), cmp.Or(err, mismatch))
 	}
 	if err != nil {
 		return tasks.Analysis{}, err
 	}
-	cost, priced := p.cfg.Prices.Cost(a.Model, a.InputTokens, a.OutputTokens)
-	if !priced {
-		cost, _ = p.cfg.Prices.Cost(pl.model, a.InputTokens, a.OutputTokens)
-	}
-	return p.finish(a, u, pl, m, cost, post), nil
+	return p.finish(a.ans, u, pl, m, p.cost(a.ans, pl.model), post)
 }
 
-// call preprocesses u, waits for the limiter and calls the model.
-func (p *Pipeline) call(ctx context.Context, u tasks.Unit, pl *plan, m tasks.Metrics, start time.Time) (*answer, tasks.Metrics, error) {
+// cost prices a's usage at the model that answered, or the planned one.
+func (p *Pipeline) cost(a *answer, planned string) float64 {
+	cost, priced := p.cfg.Prices.Cost(a.Model, a.InputTokens, a.OutputTokens)
+	if !priced {
+		cost, _ = p.cfg.Prices.Cost(planned, a.InputTokens, a.OutputTokens)
+	}
+	return cost
+}
+
+func (pl *plan) schemaSum() string {
+	if pl.schema == nil {
+		return ""
+	}
+	return pl.schema.Sum
+}
+
+// call preprocesses u, waits for the limiter and calls the model, asking
+// again while the answer does not follow the unit's schema.
+func (p *Pipeline) call(ctx context.Context, u tasks.Unit, pl *plan, m tasks.Metrics, start time.Time) (asked, tasks.Metrics, error) {
 	req := &Request{Model: pl.model, System: pl.system, Prompt: pl.prompt, MaxTokens: pl.task.MaxTokens}
+	if pl.schema != nil {
+		req.Schema = pl.schema.Raw
+	}
 	part, err := p.preprocess(ctx, u, pl)
 	if err != nil {
-		return nil, m, err
+		return asked{}, m, err
 	}
 	req.Parts = []Part{part}
 	m.ImageCount = 1
 	m.PreprocessMS = time.Since(start).Milliseconds()
 
-	if l := p.cfg.Limiter; l != nil {
-		waited, err := l.Wait(ctx, u, p.Name(), pl.model, int(pl.est.InputTokens+pl.est.OutputTokens))
-		m.ThrottledMS = waited.Milliseconds()
-		if err != nil {
-			return nil, m, err
-		}
-	}
 	sent := time.Now()
-	resp, err := p.client.Send(ctx, req)
-	m.InferenceMS = time.Since(sent).Milliseconds()
-	if err != nil {
-		return nil, m, err
-	}
-	m.TTFBMS, m.Retries = resp.TTFB.Milliseconds(), resp.Retries
-	if resp.LastError != nil {
-		m.Error = tasks.CodeProviderFailed
-	}
-	if !resp.UsageReported && resp.InputTokens == 0 {
-		resp.InputTokens = int(pl.est.InputTokens)
-	}
-	return &answer{Text: resp.Text, StopReason: resp.StopReason, Model: cmp.Or(resp.Model, pl.model),
-		InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens}, m, nil
+	a, err := p.ask(ctx, u, req, pl.schema, int(pl.est.InputTokens+pl.est.OutputTokens), &m)
+	m.InferenceMS = time.Since(sent).Milliseconds() - m.ThrottledMS
+	m.SchemaRetries = a.reasks
+	return a, m, err
 }
 
 // preprocess returns the part u is sent as: the PDF page itself, the page
@@ -345,17 +394,29 @@ type Output struct {
 	// GuardrailFlags lists the personal data found in the answer.
 	GuardrailFlags []Flag `json:"guardrail_flags,omitempty"`
 	Redacted       bool   `json:"redacted,omitempty"`
+	// SchemaErrors says why an answer does not validate against the job's
+	// schema; set only on a failed unit, whose Text is the last answer.
+	SchemaErrors []schema.Issue `json:"schema_errors,omitempty"`
 }
 
 // finish post-processes an answer into the unit's Analysis. A cached
-// answer costs nothing and reports no tokens.
-func (p *Pipeline) finish(a *answer, u tasks.Unit, pl *plan, m tasks.Metrics, cost float64, post time.Time) tasks.Analysis {
+// answer costs nothing and reports no tokens. An answer that does not
+// validate against the unit's schema (after the re-asks, or once the
+// guardrail redacted it) comes with a CodeSchemaMismatch error, and the
+// Analysis keeps it, with its cost, for the failed page's record.
+func (p *Pipeline) finish(a *answer, u tasks.Unit, pl *plan, m tasks.Metrics, cost float64, post time.Time) (tasks.Analysis, error) {
 	out := Output{Text: a.Text, StopReason: a.StopReason}
 	if g := p.cfg.Guardrail; g != nil {
 		out.GuardrailFlags, out.Text = g.Check(a.Text)
 		out.Redacted = g.Redact && len(out.GuardrailFlags) > 0
 	}
-	out.Data = jsonAnswer(out.Text)
+	if pl.schema == nil {
+		out.Data = jsonAnswer(out.Text)
+	} else if data, mm := schemaData(out.Text, pl.schema); mm == nil {
+		out.Data = data
+	} else {
+		out.SchemaErrors = mm.Issues
+	}
 	b, _ := json.Marshal(out)
 	an := tasks.Analysis{Output: b, Analyzer: p.Name(), Model: a.Model}
 	if m.Cache != tasks.CacheHit {
@@ -364,7 +425,11 @@ func (p *Pipeline) finish(a *answer, u tasks.Unit, pl *plan, m tasks.Metrics, co
 	m.PostprocessMS = time.Since(post).Milliseconds()
 	m.GuardrailFlags = len(out.GuardrailFlags)
 	an.Metrics = m
-	return an
+	if len(out.SchemaErrors) > 0 {
+		an.Metrics.Error = tasks.CodeSchemaMismatch
+		return an, mismatchError(&schema.MismatchError{Issues: out.SchemaErrors}, m.SchemaRetries+1)
+	}
+	return an, nil
 }
 
 // jsonAnswer returns text as JSON if it is a JSON object or array, bare or

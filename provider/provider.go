@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/mmq/mmq/tasks"
@@ -39,6 +40,14 @@ type Request struct {
 	Parts []Part
 	// MaxTokens bounds the answer.
 	MaxTokens int
+	// Schema, when set, is a JSON Schema (an object at the top) the answer
+	// must follow; the client enforces it with the provider's structured
+	// output feature (Anthropic: a forced tool whose input_schema it is;
+	// OpenAI and compatible servers: response_format json_schema), and
+	// Response.Text is then the answer's JSON. SchemaName names it there
+	// (a-z, 0-9, _ and -, at most 64); defaults to "answer".
+	Schema     json.RawMessage
+	SchemaName string
 }
 
 // Part is one attachment of a Request.

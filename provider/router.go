@@ -90,7 +90,13 @@ func (r *Router) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, err
 	}
 	var failed []string
 	var lastErr error
+	extracting := u.Instructions != "" || len(u.Schema) > 0
 	for _, name := range chain {
+		if _, model := r.analyzers[name].(*Pipeline); extracting && !model {
+			// The local analyzer cannot follow instructions or a schema:
+			// falling back to it would store answers of another question.
+			continue
+		}
 		an, err := r.analyzers[name].Analyze(ctx, u)
 		if err == nil {
 			if len(failed) > 0 {
@@ -103,13 +109,18 @@ func (r *Router) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, err
 			return an, nil
 		}
 		if ctx.Err() != nil || tasks.IsPermanent(err) {
-			return tasks.Analysis{}, err
+			// A permanent failure may come with what it cost (an answer
+			// that did not follow the schema): the page's record keeps it.
+			return an, err
 		}
 		if len(failed) < len(chain)-1 {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("provider", name).Int("page", u.Index).Msg("provider failed; falling back")
 		}
 		failed = append(failed, name)
 		lastErr = err
+	}
+	if lastErr == nil {
+		lastErr = tasks.Errorf(tasks.CodeProviderRequired, "no model provider of this job can follow its instructions or schema")
 	}
 	return tasks.Analysis{}, lastErr
 }

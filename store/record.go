@@ -130,6 +130,9 @@ func decodeJob(h map[string]string) (*tasks.Job, error) {
 	if v := h[fieldSummary]; v != "" {
 		j.Summary = json.RawMessage(v)
 	}
+	if v := h[fieldAnswer]; v != "" {
+		j.Answer = json.RawMessage(v)
+	}
 	if u := r.usage(); !u.Zero() {
 		j.Usage = &u
 	}

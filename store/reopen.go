@@ -25,7 +25,8 @@ for _, idx in ipairs(failed) do
 end
 redis.call('DEL', KEYS[5])
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'pages_failed', 0)
-redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'finished_at')
+-- The pages change: their combined answer (scope document) is made again.
+redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'finished_at', 'answer')
 for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
 return {1, redis.call('HGETALL', KEYS[1])}
 `)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/mmq/mmq/store"
@@ -23,7 +24,7 @@ func TestVideoPlanAndSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := b.getJob(t, j.ID)
-	if got.Kind != tasks.KindVideo || got.Video == nil || *got.Video != plan.Info || got.Options != plan.Options || got.PagesTotal != 9 {
+	if got.Kind != tasks.KindVideo || got.Video == nil || *got.Video != plan.Info || !reflect.DeepEqual(got.Options, plan.Options) || got.PagesTotal != 9 {
 		t.Errorf("job after SetVideoPlan: %+v", got)
 	}
 

@@ -27,6 +27,15 @@ const (
 	CodeNotFound        Code = "not_found"
 	CodeConflict        Code = "conflict"
 	CodeProviderRefused Code = "provider_refused"
+	// CodeInvalidSchema: a job's schema is not a valid JSON Schema (draft
+	// 2020-12) with an object at the top.
+	CodeInvalidSchema Code = "invalid_schema"
+	// CodeProviderRequired: instructions or a schema were sent for an
+	// analyzer that cannot follow them (the local one).
+	CodeProviderRequired Code = "provider_required"
+	// CodeSchemaMismatch ends a page whose model answers did not validate
+	// against the job's schema after the re-asks.
+	CodeSchemaMismatch Code = "schema_mismatch"
 
 	// Transient errors: retried.
 	CodeUnavailable    Code = "unavailable"
@@ -60,6 +69,7 @@ var permanentCodes = map[Code]bool{
 	CodeNotFound: true, CodeConflict: true, CodeProviderRefused: true, CodeFetchFailed: true,
 	CodeCanceled: true, CodeFFmpegUnavailable: true, CodeInvalidVideo: true, CodeNoVideoStream: true,
 	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true,
+	CodeInvalidSchema: true, CodeProviderRequired: true, CodeSchemaMismatch: true,
 }
 
 // Error is an error with a code and a message meant for the client.

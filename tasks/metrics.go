@@ -36,6 +36,9 @@ type Metrics struct {
 	// Retries counts the calls that were tried again: the provider's HTTP
 	// retries plus the page's own attempts after the first.
 	Retries int `json:"retries"`
+	// SchemaRetries counts the calls made again because the answer did not
+	// validate against the job's schema.
+	SchemaRetries int `json:"schema_retries,omitempty"`
 	// Cache is CacheHit, CacheMiss, or empty when no cache was consulted.
 	Cache string `json:"cache,omitempty"`
 	// FallbackFrom lists the providers that failed before Provider answered.
@@ -96,6 +99,17 @@ type Estimate struct {
 	CostUSD      float64 `json:"cost_usd"`
 	// PerPage is each page's share, in page order.
 	PerPage []PageEstimate `json:"per_page,omitempty"`
+	// Combine lists the calls that combine the page answers into one
+	// (scope document), in rounds; their cost is in the totals.
+	Combine []PageEstimate `json:"combine,omitempty"`
+}
+
+// AddCombine adds one combining call to e's totals and list.
+func (e *Estimate) AddCombine(p PageEstimate) {
+	e.InputTokens += p.InputTokens
+	e.OutputTokens += p.OutputTokens
+	e.CostUSD += p.CostUSD
+	e.Combine = append(e.Combine, p)
 }
 
 // PageEstimate is one page's part of an Estimate.

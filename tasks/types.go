@@ -103,7 +103,44 @@ type Options struct {
 	MaxFrames int     `json:"max_frames,omitempty"`
 	Start     float64 `json:"start,omitempty"`
 	End       float64 `json:"end,omitempty"`
+
+	// Extraction options (model providers only). Instructions is free text
+	// added to the task's prompt, at most MaxInstructionsBytes. Schema is a
+	// JSON Schema (draft 2020-12, an object at the top, at most
+	// MaxSchemaBytes) every page's data must validate against. Scope says
+	// whether the answer is per page (the default) or, after the pages,
+	// one combined answer for the whole job.
+	Instructions string          `json:"instructions,omitempty"`
+	Schema       json.RawMessage `json:"schema,omitempty"`
+	Scope        Scope           `json:"scope,omitempty"`
 }
+
+// Extracting reports whether the options ask a model to follow the
+// client's own instructions or schema, which only model providers can.
+func (o Options) Extracting() bool {
+	return o.Instructions != "" || len(o.Schema) > 0 || o.Scope == ScopeDocument
+}
+
+// Limits of the extraction options.
+const (
+	MaxInstructionsBytes = 8 << 10
+	MaxSchemaBytes       = 64 << 10
+)
+
+// Scope is what one answer covers.
+type Scope string
+
+// Scopes.
+const (
+	// ScopePage answers each page or frame on its own (the default).
+	ScopePage Scope = "page"
+	// ScopeDocument also combines the page answers into one answer for
+	// the whole job (Job.Answer).
+	ScopeDocument Scope = "document"
+)
+
+// Valid reports whether s is a known scope; empty is the default, page.
+func (s Scope) Valid() bool { return s == "" || s == ScopePage || s == ScopeDocument }
 
 // AnalyzePayload is the payload of a document:analyze or video:analyze task.
 // It carries references, never the file bytes, and never a password.
@@ -137,6 +174,10 @@ type Job struct {
 	// Summary is the analyzer's account of the whole job, written when its
 	// units are done: for a video, its scenes and near-duplicate frames.
 	Summary json.RawMessage `json:"summary,omitempty"`
+	// Answer is the combined answer for the whole job (scope document),
+	// valid against the job's schema when it has one; written once, after
+	// the pages, and never redone.
+	Answer json.RawMessage `json:"answer,omitempty"`
 	// Usage sums the tokens, cost and cache outcomes of the job's page
 	// results so far; nil before the first result that records any.
 	Usage *Usage `json:"usage,omitempty"`
@@ -214,6 +255,9 @@ type Unit struct {
 	Width, Height int
 	// Provider is the job's Options.Provider: empty for the configured one.
 	Provider string
+	// Instructions and Schema are the job's extraction options.
+	Instructions string
+	Schema       json.RawMessage
 }
 
 // VideoInfo is what ffprobe (or the GIF decoder) reports about a video.

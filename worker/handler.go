@@ -179,11 +179,19 @@ func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayloa
 		}
 	}
 	src := documentUnits(ctx, doc, job, p.Options.Task, done)
-	last.want = int64(n - countIn(done, 1, n))
+	if job.Options.Scope != tasks.ScopeDocument {
+		// A job of scope document is combined after its pages: its last
+		// page does not end it.
+		last.want = int64(n - countIn(done, 1, n))
+	}
 	lim := Limits{PerJob: h.cfg.PageConcurrency, Process: h.process}
-	return fanOut(ctx, src, lim, h.drain, func(ctx context.Context, it Item) {
+	err = fanOut(ctx, src, lim, h.drain, func(ctx context.Context, it Item) {
 		h.analyzeUnit(ctx, job, it, last)
 	})
+	if err != nil {
+		return err
+	}
+	return h.combine(ctx, job)
 }
 
 // loadInput returns the job's input, downloading it first for a job
@@ -255,6 +263,17 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 	stopped := errors.Is(runErr, errBudgetExceeded)
 	if stopped {
 		runErr = nil
+	}
+	if ce := (*combineError)(nil); errors.As(runErr, &ce) {
+		// The pages stand; only their combined answer is missing.
+		j, err := h.deps.Store.FinishJob(wctx, job.ID, tasks.StatusPartiallySucceeded, tasks.ErrorCode(ce.err),
+			"the pages are done, but combining their answers failed: "+tasks.ErrorMessage(ce.err))
+		if err != nil {
+			return fmt.Errorf("worker: end job %s: %w (after %w)", job.ID, err, runErr)
+		}
+		logEnd(log, j, start).Err(runErr).Msg("job end")
+		h.deps.Observer.JobEnded(j, time.Since(start))
+		return h.announce(wctx, j, false)
 	}
 	if runErr != nil {
 		permanent := tasks.IsPermanent(runErr)

@@ -24,6 +24,7 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item, last
 	if u.Provider == "" {
 		u.Provider = job.Options.Provider
 	}
+	u.Instructions, u.Schema = job.Options.Instructions, job.Options.Schema
 	// The page's logger is made only for the warnings that need it: most
 	// pages log nothing.
 	log := func() *zerolog.Logger {
@@ -60,6 +61,9 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item, last
 		res.ErrorCode = tasks.ErrorCode(err)
 		res.ErrorMessage = tasks.ErrorMessage(err)
 		m.Error = res.ErrorCode
+		// An answer that failed (one that did not follow the schema) is
+		// kept for inspection.
+		res.Output = an.Output
 		log().Warn().Err(err).Str("error_code", string(res.ErrorCode)).Int("attempts", res.Attempts).Msg("page failed")
 	} else {
 		res.Status = tasks.PageDone

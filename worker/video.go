@@ -105,7 +105,10 @@ func (h *Handler) runVideo(ctx context.Context, job *tasks.Job, in VideoInput) e
 		}
 		job.PagesTotal = n
 	}
-	return h.summarizeVideo(ctx, vs, job)
+	if err := h.summarizeVideo(ctx, vs, job); err != nil {
+		return err
+	}
+	return h.combine(ctx, job)
 }
 
 // videoUnits yields the frames of v that are not in done, as units of job,
@@ -135,17 +138,9 @@ func (h *Handler) summarizeVideo(ctx context.Context, vs VideoStore, job *tasks.
 	if !ok {
 		return nil
 	}
-	var rs []tasks.PageResult
-	for after := -1; ; {
-		page, more, err := vs.Results(ctx, job.ID, after, resultsPage)
-		if err != nil {
-			return err
-		}
-		rs = append(rs, page...)
-		if !more || len(page) == 0 {
-			break
-		}
-		after = page[len(page)-1].Index
+	rs, err := allResults(ctx, vs, job.ID)
+	if err != nil {
+		return err
 	}
 	summary, err := s.SummarizeFrames(ctx, job, rs)
 	if err != nil {
