@@ -120,7 +120,9 @@ func TestCombineRetryRedoesOnlyCombining(t *testing.T) {
 func TestCombineMismatchEndsPartial(t *testing.T) {
 	b := setup(t)
 	j, run, c := b.documentScopeJob(t)
-	c.fail = func(int64) error { return tasks.Errorf(tasks.CodeSchemaMismatch, "the answer does not match the schema") }
+	c.fail = func(int64) error {
+		return tasks.Errorf(tasks.CodeSchemaMismatch, "the answer does not match the schema")
+	}
 	if err := run(); err != nil {
 		t.Fatalf("run: %v; a permanent combining failure ends the job, it is no task error", err)
 	}
