@@ -3,7 +3,6 @@ package analyzer_test
 //go:generate go run testdata/generate.go
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/mmq/mmq/analyzer"
 	"github.com/mmq/mmq/tasks"
+
+	"github.com/mmq/mmq/internal/corpus"
 )
 
 // testBundle holds one Local per text extractor.
@@ -232,7 +233,7 @@ func TestLocalPageFacts(t *testing.T) {
 func TestLocalMountain(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	path := filepath.Join(cmp.Or(os.Getenv("MMQ_CORPUS"), "/work/shared/corpus"), "pdf", "pdfcpu-mountain.pdf")
+	path := filepath.Join(corpus.Dir(), "pdf", "pdfcpu-mountain.pdf")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Skipf("corpus not present: %v", err)

@@ -2,7 +2,6 @@ package media_test
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/tasks"
+
+	"github.com/mmq/mmq/internal/corpus"
 )
 
 // corpusPasswords are the user passwords of the corpus's encrypted files.
@@ -30,12 +31,12 @@ var corpusPasswords = map[string]string{
 // anything but a tasks.Error of an input code; a file that opens must have
 // the page count the manifest records and give pages pdfcpu validates. It
 // logs which files open, with and without repair (go test -v -run Corpus).
-// The corpus is found at $MMQ_CORPUS, default /work/shared/corpus.
+// The corpus is found at $MMQ_CORPUS, default ../shared/corpus beside the repository.
 func TestCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("corpus run skipped in -short mode")
 	}
-	dir := cmp.Or(os.Getenv("MMQ_CORPUS"), "/work/shared/corpus")
+	dir := corpus.Dir()
 	manifest, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
 	if err != nil {
 		t.Skipf("no corpus: %v", err)

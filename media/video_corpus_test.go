@@ -1,7 +1,6 @@
 package media_test
 
 import (
-	"cmp"
 	"context"
 	"os"
 	"path/filepath"
@@ -9,6 +8,8 @@ import (
 
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/tasks"
+
+	"github.com/mmq/mmq/internal/corpus"
 )
 
 // corpusVideoCodes are the corpus videos that must fail, with their code.
@@ -21,13 +22,13 @@ var corpusVideoCodes = map[string]tasks.Code{
 // TestCorpusVideos reads every video of the shared corpus at fps:1: each
 // gives its frames, in time order and of the size its facts say, or fails
 // with its code. The corpus is found at $MMQ_CORPUS, default
-// /work/shared/corpus; without it the test is skipped.
+// ../shared/corpus beside the repository; without it the test is skipped.
 func TestCorpusVideos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("corpus run skipped in -short mode")
 	}
 	needFFmpeg(t)
-	dir := filepath.Join(cmp.Or(os.Getenv("MMQ_CORPUS"), "/work/shared/corpus"), "video")
+	dir := filepath.Join(corpus.Dir(), "video")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Skipf("no video corpus: %v", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"math"
@@ -14,13 +13,15 @@ import (
 	"github.com/mmq/mmq/client"
 	"github.com/mmq/mmq/provider/providertest"
 	"github.com/mmq/mmq/tasks"
+
+	"github.com/mmq/mmq/internal/corpus"
 )
 
 // corpusPDF returns the path of a PDF of the shared corpus ($MMQ_CORPUS,
-// default /work/shared/corpus), skipping the test when it is not there.
+// default ../shared/corpus beside the repository), skipping the test when it is not there.
 func corpusPDF(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(cmp.Or(os.Getenv("MMQ_CORPUS"), "/work/shared/corpus"), "pdf", name)
+	p := filepath.Join(corpus.Dir(), "pdf", name)
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("corpus file missing: %v", err)
