@@ -90,6 +90,16 @@ func (p Provider) ImageTokensByResolution() (map[int]int, error) {
 // Analysis configures the analysis tasks a job may name.
 type Analysis struct {
 	Tasks map[string]AnalysisTask `mapstructure:"tasks"`
+	// SchemaRetries is how many more times a page whose answer does not
+	// validate against its job's schema is asked, with the errors fed
+	// back, before it fails with schema_mismatch. Defaults to 2.
+	SchemaRetries int `mapstructure:"schema_retries"`
+	// CombineMaxInputTokens bounds one call that combines page answers
+	// into a job's answer (scope document); larger jobs combine in rounds.
+	// Defaults to 60000.
+	CombineMaxInputTokens int `mapstructure:"combine_max_input_tokens"`
+	// CombineMaxTokens bounds the combined answer. Defaults to 4096.
+	CombineMaxTokens int `mapstructure:"combine_max_tokens"`
 }
 
 // AnalysisTask is one analysis task: how it is routed, at what resolution
@@ -173,6 +183,10 @@ var modelDefaults = map[string]any{
 		"gpt-4o=2.5/10", "gpt-4o-mini=0.15/0.6", "gpt-4.1=2/8", "gpt-4.1-mini=0.4/1.6",
 	},
 
+	"analysis.schema_retries":           2,
+	"analysis.combine_max_input_tokens": 60000,
+	"analysis.combine_max_tokens":       4096,
+
 	"analysis.tasks.classification.complexity":        "low",
 	"analysis.tasks.classification.resolution":        256,
 	"analysis.tasks.classification.max_tokens":        256,
@@ -250,6 +264,9 @@ func (m *Models) validate() []error {
 	}
 	if len(m.Analysis.Tasks) == 0 {
 		errs = append(errs, errors.New("analysis.tasks is empty"))
+	}
+	if a := m.Analysis; a.SchemaRetries < 0 || a.SchemaRetries > 5 || a.CombineMaxInputTokens < 1000 || a.CombineMaxTokens < 16 {
+		errs = append(errs, errors.New("analysis: schema_retries must be 0..5, combine_max_input_tokens at least 1000, combine_max_tokens at least 16"))
 	}
 	for name, p := range map[string]Provider{ProviderAnthropic: m.Providers.Anthropic, ProviderOpenAI: m.Providers.OpenAI} {
 		if p.RequestsPerMinute < 0 || p.TokensPerMinute < 0 || p.Burst < 0 || p.MaxRetries < 0 {

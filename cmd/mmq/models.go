@@ -96,6 +96,8 @@ func buildRouter(w modelWiring) (*provider.Router, error) {
 			Model: pc.Model, Routes: provider.Routes(pc.Routes), Tasks: taskConfigs, Prices: prices,
 			ImageTokens: provider.ImageTokens(imageTokens), PDFPageTokens: pc.PDFPageTokens,
 			Cache: cache, Guardrail: guard, Inspect: inspectPage, Rasterizer: rasterizer,
+			SchemaRetries: cmp.Or(cfg.Analysis.SchemaRetries, -1), CombineMaxInputTokens: cfg.Analysis.CombineMaxInputTokens,
+			CombineMaxTokens: cfg.Analysis.CombineMaxTokens,
 		}
 		if pc.RequestsPerMinute > 0 || pc.TokensPerMinute > 0 {
 			pcfg.Limiter, err = provider.NewLimiter(w.rdb, provider.LimiterConfig{
