@@ -161,6 +161,11 @@ func (r submitRequest) inherit(shared submitRequest) submitRequest {
 	set(&r.Priority, shared.Priority)
 	set(&r.Sample, shared.Sample)
 	set(&r.Provider, shared.Provider)
+	set(&r.Instructions, shared.Instructions)
+	set(&r.Scope, shared.Scope)
+	if len(r.Schema) == 0 {
+		r.Schema = shared.Schema
+	}
 	if len(r.Metadata) == 0 {
 		r.Metadata = shared.Metadata
 	}

@@ -12,22 +12,25 @@ import (
 // statusOf is the one table from error code to HTTP status. A code missing
 // from it is a 500.
 var statusOf = map[tasks.Code]int{
-	tasks.CodeEmptyFile:       http.StatusBadRequest,
-	tasks.CodeInvalidRequest:  http.StatusBadRequest,
-	tasks.CodeInvalidURL:      http.StatusBadRequest,
-	tasks.CodeNotFound:        http.StatusNotFound,
-	tasks.CodeConflict:        http.StatusConflict,
-	tasks.CodeFileTooLarge:    http.StatusRequestEntityTooLarge,
-	tasks.CodeUnsupportedType: http.StatusUnsupportedMediaType,
-	tasks.CodeInvalidPDF:      http.StatusUnprocessableEntity,
-	tasks.CodeEncryptedPDF:    http.StatusUnprocessableEntity,
-	tasks.CodeWrongPassword:   http.StatusUnprocessableEntity,
-	tasks.CodeTooManyPages:    http.StatusUnprocessableEntity,
-	tasks.CodeFetchFailed:     http.StatusUnprocessableEntity,
-	tasks.CodeProviderRefused: http.StatusUnprocessableEntity,
-	tasks.CodeProviderFailed:  http.StatusBadGateway,
-	tasks.CodeUnavailable:     http.StatusServiceUnavailable,
-	tasks.CodeTimeout:         http.StatusGatewayTimeout,
+	tasks.CodeEmptyFile:        http.StatusBadRequest,
+	tasks.CodeInvalidRequest:   http.StatusBadRequest,
+	tasks.CodeInvalidURL:       http.StatusBadRequest,
+	tasks.CodeInvalidSchema:    http.StatusBadRequest,
+	tasks.CodeProviderRequired: http.StatusBadRequest,
+	tasks.CodeSchemaMismatch:   http.StatusUnprocessableEntity,
+	tasks.CodeNotFound:         http.StatusNotFound,
+	tasks.CodeConflict:         http.StatusConflict,
+	tasks.CodeFileTooLarge:     http.StatusRequestEntityTooLarge,
+	tasks.CodeUnsupportedType:  http.StatusUnsupportedMediaType,
+	tasks.CodeInvalidPDF:       http.StatusUnprocessableEntity,
+	tasks.CodeEncryptedPDF:     http.StatusUnprocessableEntity,
+	tasks.CodeWrongPassword:    http.StatusUnprocessableEntity,
+	tasks.CodeTooManyPages:     http.StatusUnprocessableEntity,
+	tasks.CodeFetchFailed:      http.StatusUnprocessableEntity,
+	tasks.CodeProviderRefused:  http.StatusUnprocessableEntity,
+	tasks.CodeProviderFailed:   http.StatusBadGateway,
+	tasks.CodeUnavailable:      http.StatusServiceUnavailable,
+	tasks.CodeTimeout:          http.StatusGatewayTimeout,
 	// The client went away; nobody reads this status but the access log,
 	// where nginx's 499 says what happened.
 	tasks.CodeCanceled: 499,
@@ -62,6 +65,9 @@ type errorBody struct {
 type errorDetail struct {
 	Code    tasks.Code `json:"code"`
 	Message string     `json:"message"`
+	// Pointer is, for invalid_schema, the JSON pointer of the problem in
+	// the schema.
+	Pointer string `json:"pointer,omitempty"`
 }
 
 // internalMessage is all a client learns of a 5xx without a message of its own.
@@ -87,7 +93,11 @@ func writeError(w http.ResponseWriter, err error) {
 	if rec, ok := w.(interface{ recordError(tasks.Code, error) }); ok {
 		rec.recordError(code, err)
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+	detail := errorDetail{Code: code, Message: msg}
+	if code == tasks.CodeInvalidSchema {
+		detail.Pointer = schemaPointer(err)
+	}
+	writeJSON(w, status, errorBody{Error: detail})
 }
 
 // writeJSON writes v as the JSON body of a response with status.

@@ -21,6 +21,10 @@ type Models interface {
 	// CheckProvider returns a CodeInvalidRequest error if a job may not
 	// choose provider.
 	CheckProvider(provider string) error
+	// FollowsInstructions reports whether the provider a job choosing
+	// provider ("" for the default) starts with can follow instructions
+	// and a schema: a model provider can, the local analyzer cannot.
+	FollowsInstructions(provider string) (bool, error)
 }
 
 // modelOptions checks a request's provider and max_cost_usd.

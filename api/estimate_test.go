@@ -25,6 +25,8 @@ func (stubModels) Estimate(ctx context.Context, data []byte, password string, op
 	return e, nil
 }
 
+func (stubModels) FollowsInstructions(p string) (bool, error) { return p != "local", nil }
+
 func (stubModels) CheckProvider(p string) error {
 	if p != "openai" {
 		return tasks.Errorf(tasks.CodeInvalidRequest, "provider %q is not allowed", p)

@@ -62,6 +62,11 @@ type submitRequest struct {
 	// Model options: see tasks.Options.
 	Provider   string  `json:"provider"`
 	MaxCostUSD float64 `json:"max_cost_usd"`
+	// Extraction options: see tasks.Options. In the multipart form, schema
+	// is the JSON as a string field.
+	Instructions string          `json:"instructions"`
+	Schema       json.RawMessage `json:"schema"`
+	Scope        string          `json:"scope"`
 
 	// Upload, from the multipart form only.
 	file     []byte
@@ -276,6 +281,9 @@ func (s *Server) options(req *submitRequest) (tasks.Options, json.RawMessage, er
 	if err := s.modelOptions(req, &opts); err != nil {
 		return opts, nil, err
 	}
+	if err := s.extractionOptions(req, &opts); err != nil {
+		return opts, nil, err
+	}
 	if req.CallbackURL != "" {
 		if err := s.checkCallbackURL(req.CallbackURL); err != nil {
 			return opts, nil, err
@@ -443,14 +451,19 @@ func (s *Server) readUpload(part *multipart.Part) ([]byte, error) {
 	return data, nil
 }
 
-// readField reads a multipart field other than the file.
+// readField reads a multipart field other than the file: at most
+// maxFieldBytes, the schema at most maxSchemaFieldBytes.
 func readField(part *multipart.Part) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+	limit := maxFieldBytes
+	if part.FormName() == "schema" {
+		limit = maxSchemaFieldBytes
+	}
+	b, err := io.ReadAll(io.LimitReader(part, int64(limit)+1))
 	if err != nil {
 		return "", err
 	}
-	if len(b) > maxFieldBytes {
-		return "", tasks.Errorf(tasks.CodeInvalidRequest, "form field %q is longer than %d bytes", part.FormName(), maxFieldBytes)
+	if len(b) > limit {
+		return "", tasks.Errorf(tasks.CodeInvalidRequest, "form field %q is longer than %d bytes", part.FormName(), limit)
 	}
 	if !utf8.Valid(b) {
 		return "", tasks.Errorf(tasks.CodeInvalidRequest, "form field %q is not UTF-8", part.FormName())
@@ -520,6 +533,16 @@ func (req *submitRequest) setField(name, value string) error {
 		req.CallbackURL = value
 	case "provider":
 		req.Provider = value
+	case "instructions":
+		req.Instructions = value
+	case "scope":
+		req.Scope = strings.TrimSpace(value)
+	case "schema":
+		if strings.TrimSpace(value) != "" {
+			if req.Schema, err = decodeSchemaField(value); err != nil {
+				return err
+			}
+		}
 	case "max_cost_usd":
 		if req.MaxCostUSD, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
 			return tasks.Errorf(tasks.CodeInvalidRequest, "max_cost_usd must be a number")

@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,7 +58,7 @@ func TestSubmitPDF(t *testing.T) {
 
 	p, raw := b.taskPayload(t, "low", job.ID)
 	wantP := tasks.AnalyzePayload{JobID: job.ID, BlobKey: job.BlobKey, Options: want.Options}
-	if p != wantP {
+	if !reflect.DeepEqual(p, wantP) {
 		t.Errorf("payload %+v, want %+v", p, wantP)
 	}
 	if len(raw) > 512 {
@@ -136,7 +137,7 @@ func TestSubmitURL(t *testing.T) {
 	}
 	p, _ := b.taskPayload(t, "critical", job.ID)
 	wantP := tasks.AnalyzePayload{JobID: job.ID, SourceURL: u, Options: want.Options}
-	if p != wantP {
+	if !reflect.DeepEqual(p, wantP) {
 		t.Errorf("payload %+v, want %+v", p, wantP)
 	}
 	b.assertNoSecret(t, secret)

@@ -44,7 +44,8 @@ func (c *Client) SubmitBatchFiles(ctx context.Context, paths []string, opts Subm
 }
 
 func writeBatchForm(mw *multipart.Writer, paths []string, opts SubmitOptions) error {
-	fields := [][2]string{{"task", opts.Task}, {"priority", opts.Priority}, {"metadata", string(opts.Metadata)}, {"callback_url", opts.CallbackURL}}
+	fields := [][2]string{{"task", opts.Task}, {"priority", opts.Priority}, {"metadata", string(opts.Metadata)}, {"callback_url", opts.CallbackURL},
+		{"provider", opts.Provider}, {"instructions", opts.Instructions}, {"schema", string(opts.Schema)}, {"scope", opts.Scope}}
 	if opts.MaxPages != 0 {
 		fields = append(fields, [2]string{"max_pages", strconv.Itoa(opts.MaxPages)})
 	}
@@ -82,6 +83,14 @@ func (c *Client) SubmitBatchURLs(ctx context.Context, urls []string, opts Submit
 	req := map[string]any{
 		"urls": urls, "task": opts.Task, "priority": opts.Priority,
 		"metadata": opts.Metadata, "max_pages": opts.MaxPages,
+	}
+	for k, v := range map[string]string{"provider": opts.Provider, "instructions": opts.Instructions, "scope": opts.Scope} {
+		if v != "" {
+			req[k] = v
+		}
+	}
+	if len(opts.Schema) > 0 {
+		req["schema"] = opts.Schema
 	}
 	if opts.CallbackURL != "" {
 		// The batch's: it receives batch.completed.

@@ -92,6 +92,14 @@ type SubmitOptions struct {
 	// MaxCostUSD caps what the job may spend on model calls; it stops
 	// within one page of the cap with error code budget_exceeded. 0: no cap.
 	MaxCostUSD float64
+	// Instructions are added to the task's prompt (at most 8 KiB).
+	Instructions string
+	// Schema is a JSON Schema (draft 2020-12, an object at the top, at
+	// most 64 KiB) every page's data must follow.
+	Schema json.RawMessage
+	// Scope is "page" (the default) or "document": one combined answer for
+	// the whole job after its pages.
+	Scope string
 }
 
 // APIError is the error of a call the server answered with a non-2xx status.
@@ -207,6 +215,8 @@ func writeForm(mw *multipart.Writer, f io.Reader, name string, opts SubmitOption
 	if opts.MaxCostUSD != 0 {
 		fields = append(fields, [2]string{"max_cost_usd", strconv.FormatFloat(opts.MaxCostUSD, 'f', -1, 64)})
 	}
+	fields = append(fields, [2]string{"instructions", opts.Instructions}, [2]string{"schema", string(opts.Schema)},
+		[2]string{"scope", opts.Scope})
 	for _, kv := range fields {
 		if kv[1] == "" {
 			continue
@@ -240,6 +250,10 @@ type submitURLRequest struct {
 	End         float64         `json:"end,omitempty"`
 	Provider    string          `json:"provider,omitempty"`
 	MaxCostUSD  float64         `json:"max_cost_usd,omitempty"`
+	// Extraction options.
+	Instructions string          `json:"instructions,omitempty"`
+	Schema       json.RawMessage `json:"schema,omitempty"`
+	Scope        string          `json:"scope,omitempty"`
 }
 
 // SubmitURL submits a job whose input the server's worker fetches from
@@ -247,19 +261,22 @@ type submitURLRequest struct {
 // fetched or analyzed ends as a failed job.
 func (c *Client) SubmitURL(ctx context.Context, rawURL string, opts SubmitOptions) (*tasks.Job, error) {
 	body, err := json.Marshal(submitURLRequest{
-		URL:         rawURL,
-		Task:        opts.Task,
-		Priority:    opts.Priority,
-		Metadata:    opts.Metadata,
-		MaxPages:    opts.MaxPages,
-		Password:    opts.Password,
-		CallbackURL: opts.CallbackURL,
-		Sample:      opts.Sample,
-		MaxFrames:   opts.MaxFrames,
-		Start:       opts.Start,
-		End:         opts.End,
-		Provider:    opts.Provider,
-		MaxCostUSD:  opts.MaxCostUSD,
+		URL:          rawURL,
+		Task:         opts.Task,
+		Priority:     opts.Priority,
+		Metadata:     opts.Metadata,
+		MaxPages:     opts.MaxPages,
+		Password:     opts.Password,
+		CallbackURL:  opts.CallbackURL,
+		Sample:       opts.Sample,
+		MaxFrames:    opts.MaxFrames,
+		Start:        opts.Start,
+		End:          opts.End,
+		Provider:     opts.Provider,
+		MaxCostUSD:   opts.MaxCostUSD,
+		Instructions: opts.Instructions,
+		Schema:       opts.Schema,
+		Scope:        opts.Scope,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("client: encode request: %w", err)
@@ -269,6 +286,28 @@ func (c *Client) SubmitURL(ctx context.Context, rawURL string, opts SubmitOption
 		return nil, err
 	}
 	return &job, nil
+}
+
+// Document returns job id as one document in format "json" (the job's
+// answer and every page's text and data) or "markdown": the response body
+// as the server sends it.
+func (c *Client) Document(ctx context.Context, id, format string, w io.Writer) error {
+	req, err := c.newRequest(ctx, http.MethodGet, withQuery("/v1/jobs/"+url.PathEscape(id)+"/document", url.Values{"format": {format}}), "", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("client: GET document: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("client: GET document: %w", err)
+	}
+	return nil
 }
 
 // Job returns the job id.

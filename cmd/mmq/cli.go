@@ -42,6 +42,7 @@ func newSubmitCmd() *cobra.Command {
 		wait     bool
 		asJSON   bool
 		batch    bool
+		extract  extractionFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "submit FILE|URL... [--batch]",
@@ -53,6 +54,9 @@ func newSubmitCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := extract.apply(&opts); err != nil {
+				return err
+			}
 			if metadata != "" {
 				if !json.Valid([]byte(metadata)) {
 					return usageError{fmt.Errorf("--metadata is not valid JSON")}
@@ -130,6 +134,7 @@ func newSubmitCmd() *cobra.Command {
 	f.BoolVar(&wait, "wait", false, "follow the job (or batch) with a progress bar and print its results")
 	f.BoolVar(&asJSON, "json", false, "print the job (or batch) as JSON")
 	f.BoolVar(&batch, "batch", false, "submit as a batch even when there is one input")
+	extract.add(f)
 	addServerFlag(cmd)
 	return cmd
 }

@@ -16,12 +16,16 @@ func newEstimateCmd() *cobra.Command {
 		opts    client.SubmitOptions
 		asJSON  bool
 		perPage bool
+		extract extractionFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "estimate FILE",
 		Short: "Estimate the tokens and cost of analyzing a PDF, before submitting it",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := extract.apply(&opts); err != nil {
+				return err
+			}
 			c, err := apiClient(cmd)
 			if err != nil {
 				return err
@@ -43,6 +47,7 @@ func newEstimateCmd() *cobra.Command {
 	f.StringVar(&opts.Password, "password", "", "password of an encrypted PDF")
 	f.IntVar(&opts.MaxPages, "max-pages", 0, "refuse documents with more pages")
 	f.BoolVar(&perPage, "pages", false, "print each page's estimate")
+	extract.add(f)
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	addServerFlag(cmd)
 	return cmd
@@ -51,6 +56,13 @@ func newEstimateCmd() *cobra.Command {
 func printEstimate(w io.Writer, e *tasks.Estimate, perPage bool) {
 	fmt.Fprintf(w, "provider  %s %v\ntask      %s\npages     %d\n", e.Provider, e.Models, e.Task, e.Pages)
 	fmt.Fprintf(w, "tokens    %d in (%d of them images), %d out\ncost      $%.4f\n", e.InputTokens, e.ImageTokens, e.OutputTokens, e.CostUSD)
+	if n := len(e.Combine); n > 0 {
+		var cost float64
+		for _, c := range e.Combine {
+			cost += c.CostUSD
+		}
+		fmt.Fprintf(w, "combine   %d calls, $%.4f (in the total)\n", n, cost)
+	}
 	if !perPage {
 		return
 	}

@@ -188,6 +188,10 @@ func (m apiModels) CheckProvider(name string) error {
 	return err
 }
 
+func (m apiModels) FollowsInstructions(name string) (bool, error) {
+	return m.router.FollowsInstructions(name)
+}
+
 // Estimate splits the PDF as the worker would and sums the estimates of
 // its pages.
 func (m apiModels) Estimate(ctx context.Context, data []byte, password string, opts tasks.Options) (*tasks.Estimate, error) {
@@ -207,11 +211,19 @@ func (m apiModels) Estimate(ctx context.Context, data []byte, password string, o
 			return nil, err
 		}
 		pe, err := m.router.Estimate(ctx, tasks.Unit{Kind: tasks.KindDocument, Index: n, Data: page,
-			MIME: "application/pdf", Task: est.Task, Provider: opts.Provider})
+			MIME: "application/pdf", Task: est.Task, Provider: opts.Provider,
+			Instructions: opts.Instructions, Schema: opts.Schema})
 		if err != nil {
 			return nil, err
 		}
 		est.Add(pe)
+	}
+	calls, err := m.router.EstimateCombine(ctx, opts, est.PerPage)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range calls {
+		est.AddCombine(c)
 	}
 	return est, nil
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/tasks"
+)
+
+// extractionFlags are the flags of submit and estimate that say what to
+// extract; apply reads the schema file into opts before any request.
+type extractionFlags struct {
+	schemaFile, instructions, scope string
+}
+
+func (e *extractionFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&e.schemaFile, "schema", "", "JSON Schema file (draft 2020-12, an object at the top) every page's data must follow")
+	f.StringVar(&e.instructions, "instructions", "", "instructions for the model, added to the task's prompt (at most 8 KiB)")
+	f.StringVar(&e.scope, "scope", "", "page (one answer per page, the default) or document (also one combined answer for the job)")
+}
+
+func (e *extractionFlags) apply(opts *client.SubmitOptions) error {
+	opts.Instructions, opts.Scope = e.instructions, e.scope
+	if !tasks.Scope(e.scope).Valid() {
+		return usageError{fmt.Errorf("--scope must be page or document")}
+	}
+	if len(e.instructions) > tasks.MaxInstructionsBytes {
+		return usageError{fmt.Errorf("--instructions is longer than %d bytes", tasks.MaxInstructionsBytes)}
+	}
+	if e.schemaFile == "" {
+		return nil
+	}
+	st, err := os.Stat(e.schemaFile)
+	if err != nil {
+		return usageError{fmt.Errorf("--schema: %w", err)}
+	}
+	if st.Size() > tasks.MaxSchemaBytes {
+		return usageError{fmt.Errorf("--schema: %s is %d bytes; the limit is %d", e.schemaFile, st.Size(), tasks.MaxSchemaBytes)}
+	}
+	b, err := os.ReadFile(e.schemaFile)
+	if err != nil {
+		return usageError{fmt.Errorf("--schema: %w", err)}
+	}
+	if !json.Valid(b) {
+		return usageError{fmt.Errorf("--schema: %s is not valid JSON", e.schemaFile)}
+	}
+	opts.Schema = b
+	return nil
+}
+
+func newDocumentCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "document JOB",
+		Short: "Print a job as one document: its combined answer and every page's text and data (JSON or Markdown)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "json" && format != "markdown" {
+				return usageError{fmt.Errorf("--format must be json or markdown")}
+			}
+			c, err := apiClient(cmd)
+			if err != nil {
+				return err
+			}
+			return c.Document(cmd.Context(), args[0], format, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "json", "json or markdown")
+	addServerFlag(cmd)
+	return cmd
+}
