@@ -32,8 +32,9 @@ const (
 	// formOverhead is what a multipart body may hold beyond the file: the
 	// other fields, part headers and boundaries.
 	formOverhead = 1 << 20
-	// maxJSONBytes bounds a JSON submit body.
-	maxJSONBytes = 64 << 10
+	// maxJSONBytes bounds a JSON submit body: the options, a schema and
+	// instructions of the largest sizes.
+	maxJSONBytes = 64<<10 + tasks.MaxSchemaBytes + tasks.MaxInstructionsBytes
 	// maxBatchJSONBytes bounds a JSON batch: 10,000 URLs with options.
 	maxBatchJSONBytes = 16 << 20
 	// commitTimeout bounds storing and enqueueing an accepted job, which

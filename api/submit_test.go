@@ -192,7 +192,7 @@ func TestSubmitRefused(t *testing.T) {
 		{"JSON two values", raw("application/json", `{"url":"https://example.com/a.pdf"}{}`), 400, tasks.CodeInvalidRequest},
 		{"JSON without url", raw("application/json", `{"task":"general_qa"}`), 400, tasks.CodeInvalidRequest},
 		{"JSON not JSON", raw("application/json", `url=https://example.com`), 400, tasks.CodeInvalidRequest},
-		{"JSON too large", raw("application/json", `{"url":"https://example.com/`+strings.Repeat("a", 70<<10)+`"}`), 413, tasks.CodeFileTooLarge},
+		{"JSON too large", raw("application/json", `{"url":"https://example.com/`+strings.Repeat("a", 140<<10)+`"}`), 413, tasks.CodeFileTooLarge},
 		{"form without file", raw("multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"task\"\r\n\r\ngeneral_qa\r\n--XX--\r\n"), 400, tasks.CodeInvalidRequest},
 		{"form with unknown field", raw("multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\nhttps://example.com\r\n--XX--\r\n"), 400, tasks.CodeInvalidRequest},
 		{"form broken", raw("multipart/form-data; boundary=XX", "--XX\r\nContent-Disp"), 400, tasks.CodeInvalidRequest},

@@ -209,3 +209,78 @@ func truncateRunes(s string, n int) string {
 }
 
 var _ = client.SubmitOptions{}
+
+// The CLI: a bad --schema is refused before any request; with the local
+// analyzer the extraction options are refused by the server; mmq
+// document prints a finished job with its page markers.
+func TestExtractionCLI(t *testing.T) {
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "bad.json")
+	os.WriteFile(notJSON, []byte(`{"type":`), 0o644)
+	pdf := "testdata/pdfcpu-read.go.pdf"
+
+	_, base := startApp(t)
+	for _, args := range [][]string{
+		{"submit", pdf, "--schema", filepath.Join(dir, "missing.json")},
+		{"submit", pdf, "--schema", notJSON},
+		{"submit", pdf, "--scope", "book"},
+		{"estimate", pdf, "--schema", notJSON},
+		{"document", "x", "--format", "pdf"},
+	} {
+		if _, code := runCLI(t, append(args, "--server", base)...); code != exitUsage {
+			t.Errorf("mmq %v: exit %d, want %d (usage)", args, code, exitUsage)
+		}
+	}
+	if _, code := runCLI(t, "submit", pdf, "--instructions", "x", "--server", base); code != exitRejected {
+		t.Errorf("instructions with the local analyzer: exit %d, want %d (rejected)", code, exitRejected)
+	}
+	out, code := runCLI(t, "submit", pdf, "--wait", "--json", "--server", base)
+	var j tasks.Job
+	if code != 0 || json.Unmarshal([]byte(out), &j) != nil {
+		t.Fatalf("submit: exit %d, %s", code, out)
+	}
+	md, code := runCLI(t, "document", j.ID, "--format", "markdown", "--server", base)
+	if code != 0 || !strings.Contains(md, "<!-- page 1 -->") || !strings.Contains(md, fmt.Sprintf("<!-- page %d -->", j.PagesTotal)) {
+		t.Errorf("mmq document: exit %d:\n%.300s", code, md)
+	}
+}
+
+// With a model provider, estimate and submit --schema --scope document
+// --wait end with the combined answer that mmq document shows first.
+func TestExtractionCLIModel(t *testing.T) {
+	schemaFile := filepath.Join(t.TempDir(), "page.schema.json")
+	os.WriteFile(schemaFile, []byte(pageSchema), 0o644)
+	pdf := "testdata/pdfcpu-read.go.pdf"
+	srv := providertest.NewAnthropic(t, "sk-ant-e2e")
+	srv.Answer = func(r providertest.Received) string {
+		return `{"summary":"s","word_count":3,"has_text":true}`
+	}
+	_, mbase := startModelApp(t, srv)
+	out, code := runCLI(t, "estimate", pdf, "--schema", schemaFile, "--scope", "document", "--json", "--server", mbase)
+	var est tasks.Estimate
+	if code != 0 || json.Unmarshal([]byte(out), &est) != nil || len(est.Combine) == 0 {
+		t.Fatalf("estimate: exit %d, %s", code, out)
+	}
+	var j tasks.Job
+	out, code = runCLI(t, "submit", pdf, "--schema", schemaFile, "--instructions", "Count words.", "--scope", "document", "--wait", "--json", "--server", mbase)
+	if code != 0 || json.Unmarshal([]byte(out), &j) != nil || compactJSON(j.Answer) != `{"summary":"s","word_count":3,"has_text":true}` {
+		t.Fatalf("submit --scope document: exit %d, %.300s", code, out)
+	}
+	md, _ := runCLI(t, "document", j.ID, "--format", "markdown", "--server", mbase)
+	if !strings.HasPrefix(md, "<!-- document -->\n\n- **summary**: s\n") {
+		t.Errorf("document markdown:\n%.300s", md)
+	}
+	// The estimate is close to what the job accounted, combining included.
+	if j.Usage != nil {
+		t.Logf("estimate $%.4f (%d combining calls) vs accounted $%.4f: %+.1f%%", est.CostUSD, len(est.Combine),
+			j.Usage.CostUSD, 100*(est.CostUSD/j.Usage.CostUSD-1))
+	}
+}
+
+func compactJSON(raw []byte) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
+}
