@@ -2,17 +2,27 @@
 // the controls that keep that affordable: routing, caching, rate limiting,
 // cost accounting, fallback and a PII guardrail.
 //
-// Two clients speak the providers' wire formats, streaming:
+// Two clients call the providers through their official SDKs, streaming,
+// with the SDKs' own retries off:
 //
-//   - [Anthropic]: the Messages API. A page goes as a single-page PDF
-//     document block, a frame as an image block.
-//   - [OpenAI]: Chat Completions, with images as data URIs; any
-//     OpenAI-compatible server (Ollama, vLLM, LM Studio) works by its base
-//     URL. Pages are rendered with pdftoppm first ([Rasterizer]).
+//   - [Anthropic] (anthropic-sdk-go/v2): the Messages API. A page goes as a
+//     single-page PDF document block, a frame as an image block; a schema
+//     as the input_schema of one tool that tool_choice forces.
+//   - [OpenAI] (openai-go/v3): Chat Completions, with images as data URIs;
+//     any OpenAI-compatible server (Ollama, vLLM, LM Studio) works by its
+//     base URL. Pages are rendered with pdftoppm first ([Rasterizer]). A
+//     schema goes as response_format json_schema, strict when
+//     [StrictSchema] says the schema allows it.
 //
-// Both retry 408, 429, 5xx, 529 and network errors with exponential backoff
+// mmq's retry policy is the one that decides: 408, 429, 5xx, 529, overload
+// events in the stream and network errors retry with exponential backoff
 // and full jitter, never earlier than the provider's Retry-After or
-// rate-limit reset headers, and never retry another 4xx ([HTTPConfig]).
+// rate-limit reset headers; another 4xx never retries ([HTTPConfig]).
+//
+// A job's instructions and JSON Schema ride on every unit (see extract.go):
+// every answer is validated, asked again with the errors fed back, and
+// fails with schema_mismatch when it never validates; [Router.Combine]
+// merges the page answers of a job of scope document in rounds.
 //
 // A [Pipeline] puts one client behind the controls, in this order:
 //

@@ -224,3 +224,80 @@ func TestRouterCombineRounds(t *testing.T) {
 		})
 	}
 }
+
+// A schema goes on the wire as the vendor's structured-output feature:
+// Anthropic a forced tool whose input_schema it is, OpenAI response_format
+// json_schema, strict only when the schema meets the strict rules.
+func TestSchemaOnTheWire(t *testing.T) {
+	t.Parallel()
+	loose := `{"type":"object","properties":{"total":{"type":"number"}}}`
+	cases := []struct {
+		vendor, schema string
+		strict         bool
+	}{
+		{"anthropic", invoiceSchema, false},
+		{"openai", invoiceSchema, true},
+		{"openai", loose, false},
+	}
+	for _, c := range cases {
+		t.Run(c.vendor+fmt.Sprint(c.strict), func(t *testing.T) {
+			t.Parallel()
+			var v vendor
+			for _, x := range vendors {
+				if x.name == c.vendor {
+					v = x
+				}
+			}
+			srv := v.server(t)
+			u := v.unit(t)
+			req := &provider.Request{Model: "m", Prompt: "p", MaxTokens: 100, Schema: json.RawMessage(c.schema)}
+			if c.vendor == "anthropic" {
+				req.Parts = []provider.Part{{MIME: "application/pdf", Data: u.Data}}
+			} else {
+				req.Parts = []provider.Part{{MIME: "image/png", Data: u.Data}}
+			}
+			resp, err := v.client(t, srv).Send(ctxT(t), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := srv.Requests()[0]
+			var got, want any
+			json.Unmarshal(r.Schema, &got)
+			json.Unmarshal([]byte(c.schema), &want)
+			if fmt.Sprint(got) != fmt.Sprint(want) || r.SchemaName != "answer" || r.Strict != c.strict {
+				t.Errorf("wire schema %s named %q strict %v; want %s, \"answer\", %v", r.Schema, r.SchemaName, r.Strict, c.schema, c.strict)
+			}
+			if resp.Text != providertest.SchemaAnswer(json.RawMessage(c.schema)) {
+				t.Errorf("answer %q, want the JSON the fake gave", resp.Text)
+			}
+			if c.vendor == "anthropic" && resp.StopReason != "tool_use" {
+				t.Errorf("stop reason %q, want tool_use", resp.StopReason)
+			}
+		})
+	}
+}
+
+func TestStrictSchema(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		schema string
+		strict bool
+	}{
+		{invoiceSchema, true},
+		{`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false}`, true},
+		{`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}`, false},
+		{`{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"number"}},"required":["a"],"additionalProperties":false}`, false},
+		{`{"type":"object","properties":{"a":{"type":"object","properties":{"x":{"type":"string"}}}},"required":["a"],"additionalProperties":false}`, false},
+		{`{"type":"object","properties":{"a":{"type":"string","minLength":2}},"required":["a"],"additionalProperties":false}`, false},
+		{`{"type":"object","properties":{"a":{"type":"array","items":{"type":"object","properties":{"x":{"type":"string"}},"required":["x"],"additionalProperties":false}}},"required":["a"],"additionalProperties":false}`, true},
+	}
+	for _, c := range cases {
+		var s map[string]any
+		if err := json.Unmarshal([]byte(c.schema), &s); err != nil {
+			t.Fatal(err)
+		}
+		if got := provider.StrictSchema(s); got != c.strict {
+			t.Errorf("StrictSchema(%s) = %v, want %v", c.schema, got, c.strict)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -153,22 +154,24 @@ func (e *APIError) Temporary() bool {
 // the provider or of the network, retried like one.
 var errGarbled = errors.New("provider: garbled answer")
 
-// caller runs one provider's calls with retries.
+// caller runs one provider's calls with mmq's retry policy; the SDKs' own
+// retries are off, so this is the one place that decides.
 type caller struct {
 	name string
 	cfg  HTTPConfig
-	// parseError reads a non-2xx response.
-	parseError func(resp *http.Response, body []byte) *APIError
+	// apiError turns an SDK error into an *APIError when the provider
+	// answered; raw is the attempt's response, when there was one.
+	apiError func(err error, raw *http.Response) error
 }
 
 // call makes attempts until one succeeds, fails permanently, or the retries
-// are spent. newReq builds a fresh request for each attempt; read consumes a
-// 2xx response, given the time its request was sent.
-func (c *caller) call(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error),
-	read func(resp *http.Response, sent time.Time) (*Response, error)) (*Response, error) {
+// are spent. attempt makes one call under its own timeout.
+func (c *caller) call(ctx context.Context, attempt func(ctx context.Context) (*Response, error)) (*Response, error) {
 	var last error
 	for n := 0; ; n++ {
-		resp, err := c.attempt(ctx, newReq, read)
+		actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		resp, err := attempt(actx)
+		cancel()
 		if err == nil {
 			resp.Retries, resp.LastError = n, last
 			return resp, nil
@@ -199,32 +202,23 @@ func (c *caller) call(ctx context.Context, newReq func(ctx context.Context) (*ht
 	}
 }
 
-// attempt makes one request under the per-attempt timeout.
-func (c *caller) attempt(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error),
-	read func(resp *http.Response, sent time.Time) (*Response, error)) (*Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := newReq(ctx)
-	if err != nil {
-		return nil, tasks.WrapError(tasks.CodeInternal, err, c.name+": could not build the request")
+// garbledOr returns err as errGarbled when it is a JSON decoding error of
+// an answer (a broken stream event), else as it is: a network error, a
+// timeout.
+func garbledOr(err error) error {
+	var se *json.SyntaxError
+	var ue *json.UnmarshalTypeError
+	if errors.As(err, &se) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %v", errGarbled, err)
 	}
-	sent := time.Now()
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, err
+	return err
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, c.parseError(resp, body)
-	}
-	out, err := read(resp, sent)
-	if err != nil {
-		return nil, err
-	}
-	// Drain what follows the end of the stream so the connection is reused.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return out, nil
+	return b
 }
 
 // clientMessage is what a page's error says: the provider's own words for

@@ -1,15 +1,19 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/ssestream"
+	"github.com/openai/openai-go/v3/shared"
 )
 
 // OpenAIName is the name of the OpenAI provider.
@@ -25,10 +29,14 @@ type OpenAIConfig struct {
 }
 
 // OpenAI calls Chat Completions (POST {base}/chat/completions), streaming,
-// with the page or frame as an image_url data URI. It takes no PDF: a
-// Pipeline rasterizes pages first.
+// through the official SDK (github.com/openai/openai-go/v3) with its own
+// retries off, the page or frame as an image_url data URI. It takes no
+// PDF: a Pipeline rasterizes pages first. A request with a schema sets
+// response_format json_schema, strict where the schema allows it
+// (StrictSchema).
 type OpenAI struct {
 	caller
+	sdk openai.Client
 }
 
 var _ Client = (*OpenAI)(nil)
@@ -39,7 +47,16 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if err := cfg.HTTP.validate(OpenAIName); err != nil {
 		return nil, err
 	}
-	return &OpenAI{caller{name: OpenAIName, cfg: cfg.HTTP, parseError: openAIError}}, nil
+	opts := []option.RequestOption{option.WithBaseURL(cfg.HTTP.BaseURL), option.WithHTTPClient(cfg.HTTP.HTTPClient),
+		option.WithMaxRetries(0)}
+	if cfg.HTTP.APIKey != "" {
+		opts = append(opts, option.WithAPIKey(cfg.HTTP.APIKey))
+	} else {
+		// The SDK would read OPENAI_API_KEY from the environment; a local
+		// server configured without a key gets none.
+		opts = append(opts, option.WithAPIKey(""))
+	}
+	return &OpenAI{caller: caller{name: OpenAIName, cfg: cfg.HTTP, apiError: openAIError}, sdk: openai.NewClient(opts...)}, nil
 }
 
 // Name returns "openai".
@@ -48,170 +65,199 @@ func (o *OpenAI) Name() string { return OpenAIName }
 // AcceptsPDF returns false: pages are sent as images.
 func (o *OpenAI) AcceptsPDF() bool { return false }
 
-// Chat Completions request, the parts mmq sends.
-type (
-	openAIRequest struct {
-		Model         string          `json:"model"`
-		Messages      []openAIMessage `json:"messages"`
-		MaxTokens     int             `json:"max_tokens,omitempty"`
-		Stream        bool            `json:"stream"`
-		StreamOptions *struct {
-			IncludeUsage bool `json:"include_usage"`
-		} `json:"stream_options,omitempty"`
-	}
-	openAIMessage struct {
-		Role string `json:"role"`
-		// Content is a string for the system message, parts for the user's.
-		Content any `json:"content"`
-	}
-	openAIPart struct {
-		Type     string          `json:"type"`
-		Text     string          `json:"text,omitempty"`
-		ImageURL *openAIImageURL `json:"image_url,omitempty"`
-	}
-	openAIImageURL struct {
-		URL    string `json:"url"`
-		Detail string `json:"detail,omitempty"`
-	}
-)
-
-// Streamed chunks, the fields mmq reads.
-type (
-	openAIChunk struct {
-		Model   string `json:"model"`
-		Choices []struct {
-			Delta struct {
-				Content string `json:"content"`
-			} `json:"delta"`
-			FinishReason *string `json:"finish_reason"`
-		} `json:"choices"`
-		Usage *struct {
-			PromptTokens     int `json:"prompt_tokens"`
-			CompletionTokens int `json:"completion_tokens"`
-		} `json:"usage"`
-		Error *openAIErrorDetail `json:"error"`
-	}
-	openAIErrorDetail struct {
-		Message string `json:"message"`
-		Type    string `json:"type"`
-		Code    any    `json:"code"`
-	}
-)
-
 // Send makes a streamed Chat Completions call with retries, asking for the
 // usage in the last chunk (stream_options.include_usage).
 func (o *OpenAI) Send(ctx context.Context, r *Request) (*Response, error) {
-	parts := []openAIPart{{Type: "text", Text: r.Prompt}}
+	parts := []openai.ChatCompletionContentPartUnionParam{openai.TextContentPart(r.Prompt)}
 	for _, p := range r.Parts {
 		if !strings.HasPrefix(p.MIME, "image/") {
 			return nil, fmt.Errorf("provider: openai takes images, not %s", p.MIME)
 		}
-		parts = append(parts, openAIPart{Type: "image_url", ImageURL: &openAIImageURL{
-			URL: "data:" + p.MIME + ";base64," + base64.StdEncoding.EncodeToString(p.Data),
-		}})
+		parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{
+			URL: "data:" + p.MIME + ";base64," + base64.StdEncoding.EncodeToString(p.Data)}))
 	}
-	var msgs []openAIMessage
+	var msgs []openai.ChatCompletionMessageParamUnion
 	if r.System != "" {
-		msgs = append(msgs, openAIMessage{Role: "system", Content: r.System})
+		msgs = append(msgs, openai.SystemMessage(r.System))
 	}
-	msgs = append(msgs, openAIMessage{Role: "user", Content: parts})
-	req := openAIRequest{Model: r.Model, Messages: msgs, MaxTokens: r.MaxTokens, Stream: true}
-	req.StreamOptions = &struct {
-		IncludeUsage bool `json:"include_usage"`
-	}{true}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("provider: openai: encode request: %w", err)
+	msgs = append(msgs, openai.UserMessage(parts))
+	params := openai.ChatCompletionNewParams{
+		Model:         openai.ChatModel(r.Model),
+		Messages:      msgs,
+		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
 	}
-	newReq := func(ctx context.Context) (*http.Request, error) {
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, o.cfg.BaseURL+"/chat/completions", bytes.NewReader(body))
-		if err != nil {
-			return nil, err
+	if r.MaxTokens > 0 {
+		params.MaxTokens = openai.Int(int64(r.MaxTokens))
+	}
+	if len(r.Schema) > 0 {
+		var s map[string]any
+		if err := json.Unmarshal(r.Schema, &s); err != nil {
+			return nil, fmt.Errorf("provider: openai: schema: %w", err)
 		}
-		hr.Header.Set("Content-Type", "application/json")
-		hr.Header.Set("Accept", "text/event-stream")
-		if o.cfg.APIKey != "" {
-			hr.Header.Set("Authorization", "Bearer "+o.cfg.APIKey)
-		}
-		return hr, nil
+		params.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
+			JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: schemaName(r.SchemaName), Schema: s,
+				Strict: openai.Bool(StrictSchema(s))}}}
 	}
-	return o.call(ctx, newReq, o.readStream)
+	return o.call(ctx, func(ctx context.Context) (*Response, error) { return o.stream(ctx, params) })
 }
 
-// readStream reads "data:" chunks up to "data: [DONE]".
-func (o *OpenAI) readStream(resp *http.Response, sent time.Time) (*Response, error) {
+// stream makes one attempt and reads its chunks up to the end of the
+// stream, which must have told why the answer ended (a finish_reason): a
+// stream cut short is garbled.
+func (o *OpenAI) stream(ctx context.Context, params openai.ChatCompletionNewParams) (*Response, error) {
+	var raw *http.Response
+	sent := time.Now()
+	st := o.sdk.Chat.Completions.NewStreaming(ctx, params, option.WithResponseInto(&raw))
+	defer st.Close()
 	out := &Response{}
 	var text strings.Builder
-	sr := newSSEReader(resp.Body)
-	for {
-		ev, err := sr.next()
-		if err == io.EOF {
-			return nil, fmt.Errorf("%w: openai stream ended before [DONE]", errGarbled)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if string(bytes.TrimSpace(ev.Data)) == "[DONE]" {
-			out.Text = text.String()
-			if !out.UsageReported {
-				// Some compatible servers send no usage: estimate it, so
-				// that budgets and rate limits still see the call.
-				out.OutputTokens = textTokens(out.Text)
-			}
-			return out, nil
-		}
-		var c openAIChunk
-		if err := json.Unmarshal(ev.Data, &c); err != nil {
-			return nil, fmt.Errorf("%w: openai chunk: %v", errGarbled, err)
-		}
-		if c.Error != nil {
-			return nil, &APIError{Provider: OpenAIName, Type: c.Error.Type, Code: fmt.Sprint(c.Error.Code),
-				Message: c.Error.Message, RequestID: resp.Header.Get("x-request-id")}
-		}
+	for st.Next() {
+		c := st.Current()
 		if c.Model != "" {
 			out.Model = c.Model
 		}
 		for _, ch := range c.Choices {
-			if ch.Delta.Content != "" {
+			if d := ch.Delta.Content; d != "" {
 				if out.TTFB == 0 {
 					out.TTFB = time.Since(sent)
 				}
-				text.WriteString(ch.Delta.Content)
+				text.WriteString(d)
 			}
-			if ch.FinishReason != nil {
-				out.StopReason = *ch.FinishReason
+			if ch.FinishReason != "" {
+				out.StopReason = ch.FinishReason
 			}
 		}
-		if c.Usage != nil {
-			out.InputTokens, out.OutputTokens, out.UsageReported = c.Usage.PromptTokens, c.Usage.CompletionTokens, true
+		if c.JSON.Usage.Valid() && (c.Usage.PromptTokens > 0 || c.Usage.CompletionTokens > 0) {
+			out.InputTokens, out.OutputTokens, out.UsageReported = int(c.Usage.PromptTokens), int(c.Usage.CompletionTokens), true
 		}
 	}
+	if err := st.Err(); err != nil {
+		return nil, o.apiError(err, raw)
+	}
+	if out.StopReason == "" {
+		return nil, fmt.Errorf("%w: openai stream ended before its finish_reason", errGarbled)
+	}
+	out.Text = text.String()
+	if !out.UsageReported {
+		// Some compatible servers send no usage: estimate it, so that
+		// budgets and rate limits still see the call.
+		out.OutputTokens = textTokens(out.Text)
+	}
+	return out, nil
 }
 
-// openAIError reads an error response: {"error":{"message","type","code"}},
-// with Retry-After or the x-ratelimit-reset-* headers ("1s", "6m0s").
-func openAIError(resp *http.Response, body []byte) *APIError {
-	e := &APIError{Provider: OpenAIName, Status: resp.StatusCode, RequestID: resp.Header.Get("x-request-id")}
-	var b struct {
-		Error *openAIErrorDetail `json:"error"`
-	}
-	if json.Unmarshal(body, &b) == nil && b.Error != nil {
-		e.Type, e.Message = b.Error.Type, b.Error.Message
+// openAIError turns an error of the SDK into an *APIError when the provider
+// answered: an error status with {"error":{"message","type","code"}} and
+// Retry-After or the x-ratelimit-reset-* headers ("1s", "6m0s"), or an
+// error object inside the stream.
+func openAIError(err error, raw *http.Response) error {
+	var se *ssestream.StreamError
+	if errors.As(err, &se) {
+		var b struct {
+			Error struct {
+				Message string `json:"message"`
+				Type    string `json:"type"`
+				Code    any    `json:"code"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(se.Event.Data, &b)
+		e := &APIError{Provider: OpenAIName, Type: b.Error.Type, Message: b.Error.Message}
 		if b.Error.Code != nil {
 			e.Code = fmt.Sprint(b.Error.Code)
 		}
-	} else {
-		e.Message = http.StatusText(resp.StatusCode)
+		if raw != nil {
+			e.RequestID = raw.Header.Get("x-request-id")
+		}
+		return e
 	}
-	e.RetryAfter = retryAfter(resp.Header, time.Now())
-	if e.RetryAfter == 0 && resp.StatusCode == http.StatusTooManyRequests {
-		for _, h := range []string{"x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"} {
-			remaining := strings.Replace(h, "reset", "remaining", 1)
-			if d, err := time.ParseDuration(resp.Header.Get(h)); err == nil &&
-				(resp.Header.Get(remaining) == "" || resp.Header.Get(remaining) == "0") {
-				e.RetryAfter = max(e.RetryAfter, d)
+	var oe *openai.Error
+	if !errors.As(err, &oe) {
+		return garbledOr(err)
+	}
+	e := &APIError{Provider: OpenAIName, Status: oe.StatusCode, Type: oe.Type, Code: oe.Code, Message: oe.Message}
+	if e.Message == "" {
+		e.Message = http.StatusText(oe.StatusCode)
+	}
+	if resp := oe.Response; resp != nil {
+		e.RequestID = resp.Header.Get("x-request-id")
+		e.RetryAfter = retryAfter(resp.Header, time.Now())
+		if e.RetryAfter == 0 && oe.StatusCode == http.StatusTooManyRequests {
+			for _, h := range []string{"x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"} {
+				remaining := strings.Replace(h, "reset", "remaining", 1)
+				if d, err := time.ParseDuration(resp.Header.Get(h)); err == nil &&
+					(resp.Header.Get(remaining) == "" || resp.Header.Get(remaining) == "0") {
+					e.RetryAfter = max(e.RetryAfter, d)
+				}
 			}
 		}
 	}
 	return e
+}
+
+// StrictSchema reports whether OpenAI's strict structured outputs take the
+// schema as it is: every object schema, nested ones too, declares
+// "additionalProperties": false and lists every property in "required",
+// and no keyword strict mode refuses appears (string length and format
+// bounds, pattern properties, conditional and not). mmq sends a schema
+// that breaks a rule with strict false rather than rewriting it; it
+// validates every answer itself either way.
+func StrictSchema(s map[string]any) bool {
+	unsupported := []string{"minLength", "maxLength", "patternProperties", "unevaluatedProperties",
+		"propertyNames", "minProperties", "maxProperties", "if", "then", "else", "not", "dependentRequired",
+		"dependentSchemas", "contains", "minContains", "maxContains", "uniqueItems"}
+	var ok func(v any, depth int) bool
+	ok = func(v any, depth int) bool {
+		m, isObj := v.(map[string]any)
+		if !isObj {
+			return true
+		}
+		if depth > 32 {
+			return false
+		}
+		for _, k := range unsupported {
+			if _, has := m[k]; has {
+				return false
+			}
+		}
+		if props, has := m["properties"].(map[string]any); has || m["type"] == "object" {
+			if ap, set := m["additionalProperties"].(bool); !set || ap {
+				return false
+			}
+			req := map[string]bool{}
+			if rs, _ := m["required"].([]any); rs != nil {
+				for _, r := range rs {
+					if name, isStr := r.(string); isStr {
+						req[name] = true
+					}
+				}
+			}
+			for name, p := range props {
+				if !req[name] || !ok(p, depth+1) {
+					return false
+				}
+			}
+		}
+		for _, k := range []string{"items", "anyOf", "allOf", "oneOf", "$defs", "definitions", "prefixItems"} {
+			switch sub := m[k].(type) {
+			case map[string]any:
+				if k == "$defs" || k == "definitions" {
+					for _, d := range sub {
+						if !ok(d, depth+1) {
+							return false
+						}
+					}
+				} else if !ok(sub, depth+1) {
+					return false
+				}
+			case []any:
+				for _, it := range sub {
+					if !ok(it, depth+1) {
+						return false
+					}
+				}
+			}
+		}
+		return true
+	}
+	return ok(s, 0)
 }

@@ -36,6 +36,16 @@ type (
 		Temperature   *float64           `json:"temperature,omitempty"`
 		StopSequences []string           `json:"stop_sequences,omitempty"`
 		Metadata      json.RawMessage    `json:"metadata,omitempty"`
+		Tools         []anthropicTool    `json:"tools,omitempty"`
+		ToolChoice    *struct {
+			Type string `json:"type"`
+			Name string `json:"name,omitempty"`
+		} `json:"tool_choice,omitempty"`
+	}
+	anthropicTool struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description,omitempty"`
+		InputSchema json.RawMessage `json:"input_schema"`
 	}
 	anthropicMessage struct {
 		Role    string          `json:"role"`
@@ -92,8 +102,16 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		"id": "msg_fake", "type": "message", "role": "assistant", "content": []any{}, "model": rec.Model,
 		"stop_reason": nil, "stop_sequence": nil, "usage": map[string]any{"input_tokens": in, "output_tokens": 1},
 	}})
-	send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-		"content_block": map[string]any{"type": "text", "text": ""}})
+	deltaType, deltaField, stop := "text_delta", "text", "end_turn"
+	if rec.Schema != nil {
+		// A forced tool: the answer is the tool's input, streamed as JSON.
+		deltaType, deltaField, stop = "input_json_delta", "partial_json", "tool_use"
+		send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
+			"content_block": map[string]any{"type": "tool_use", "id": "toolu_fake", "name": rec.SchemaName, "input": map[string]any{}}})
+	} else {
+		send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
+			"content_block": map[string]any{"type": "text", "text": ""}})
+	}
 	fmt.Fprint(w, "event: ping\ndata: {\"type\": \"ping\"}\n\n")
 	for i, c := range chunks(text, 5) {
 		if rep.Malformed && i == 1 {
@@ -108,11 +126,11 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
-			"delta": map[string]any{"type": "text_delta", "text": c}})
+			"delta": map[string]any{"type": deltaType, deltaField: c}})
 	}
 	send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
 	send("message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil}, "usage": map[string]any{"output_tokens": out}})
+		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil}, "usage": map[string]any{"output_tokens": out}})
 	send("message_stop", map[string]any{"type": "message_stop"})
 }
 
@@ -127,8 +145,14 @@ func (s *Server) usage(rec Received, text string, rule func(Received, string) (i
 // page as its extracted text plus an image of the page (rendered at 150
 // dpi, within 1568 px and 1.15 megapixels); an image by its pixels; and a
 // few tokens of framing.
+//
+// A forced tool adds its definition's tokens and the 313 tokens of the
+// tool-use system prompt Anthropic documents for tool_choice "tool".
 func AnthropicUsage(r Received, answer string) (in, out int) {
 	in = 8 + TextTokens(r.System) + TextTokens(r.Prompt)
+	if r.Schema != nil {
+		in += 313 + TextTokens(r.SchemaName) + TextTokens(string(r.Schema))
+	}
 	for _, p := range r.Parts {
 		if p.MIME == "application/pdf" {
 			w, h := PDFPageSize(p.Data)
@@ -186,9 +210,22 @@ func (s *Server) validateAnthropic(r *http.Request, rec *Received) (int, string,
 		return http.StatusBadRequest, "invalid_request_error", "messages: at least one message is required"
 	}
 	if len(req.System) > 0 {
+		// A string, or a list of text blocks.
 		if err := json.Unmarshal(req.System, &rec.System); err != nil {
-			return http.StatusBadRequest, "invalid_request_error", "system: Input should be a valid string"
+			var blocks []anthropicBlock
+			if err := json.Unmarshal(req.System, &blocks); err != nil {
+				return http.StatusBadRequest, "invalid_request_error", "system: Input should be a valid string or list of text blocks"
+			}
+			for _, b := range blocks {
+				if b.Type != "text" || b.Text == nil {
+					return http.StatusBadRequest, "invalid_request_error", "system: blocks must be text blocks"
+				}
+				rec.System += *b.Text
+			}
 		}
+	}
+	if msg := anthropicTools(req, rec); msg != "" {
+		return http.StatusBadRequest, "invalid_request_error", msg
 	}
 	for i, m := range req.Messages {
 		if m.Role != "user" && m.Role != "assistant" {
@@ -229,6 +266,37 @@ func (s *Server) validateAnthropic(r *http.Request, rec *Received) (int, string,
 		}
 	}
 	return 0, "", ""
+}
+
+// anthropicTools checks the tools and tool_choice as the Messages API does
+// and records the input_schema of the forced tool as rec.Schema.
+func anthropicTools(req anthropicRequest, rec *Received) string {
+	names := map[string]json.RawMessage{}
+	for i, t := range req.Tools {
+		if t.Name == "" {
+			return fmt.Sprintf("tools.%d.name: Field required", i)
+		}
+		var s map[string]any
+		if json.Unmarshal(t.InputSchema, &s) != nil || s["type"] != "object" {
+			return fmt.Sprintf("tools.%d.input_schema.type: Input should be 'object'", i)
+		}
+		names[t.Name] = t.InputSchema
+	}
+	if req.ToolChoice == nil {
+		return ""
+	}
+	switch req.ToolChoice.Type {
+	case "tool":
+		s, ok := names[req.ToolChoice.Name]
+		if !ok {
+			return fmt.Sprintf("tool_choice.name: tool %q not found in tools", req.ToolChoice.Name)
+		}
+		rec.Schema, rec.SchemaName = s, req.ToolChoice.Name
+	case "auto", "any", "none":
+	default:
+		return "tool_choice.type: Input tag '" + req.ToolChoice.Type + "' does not match any of the expected tags"
+	}
+	return ""
 }
 
 // anthropicSourcePart checks a document or image block's base64 source.

@@ -36,7 +36,15 @@ type (
 		StreamOptions       *struct {
 			IncludeUsage bool `json:"include_usage"`
 		} `json:"stream_options,omitempty"`
-		Temperature *float64 `json:"temperature,omitempty"`
+		Temperature    *float64 `json:"temperature,omitempty"`
+		ResponseFormat *struct {
+			Type       string `json:"type"`
+			JSONSchema *struct {
+				Name   string          `json:"name"`
+				Schema json.RawMessage `json:"schema"`
+				Strict *bool           `json:"strict,omitempty"`
+			} `json:"json_schema,omitempty"`
+		} `json:"response_format,omitempty"`
 	}
 	openAIMessage struct {
 		Role    string          `json:"role"`
@@ -114,14 +122,44 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 
 // OpenAIUsage counts like GPT-4o: text at four characters a token, three
 // tokens of framing per message, and each image by its 512 px tiles.
+//
+// A response_format schema counts as its text.
 func OpenAIUsage(r Received, answer string) (in, out int) {
-	in = 3 + 3*2 + TextTokens(r.System) + TextTokens(r.Prompt)
+	in = 3 + 3*2 + TextTokens(r.System) + TextTokens(r.Prompt) + TextTokens(string(r.Schema))
 	for _, p := range r.Parts {
 		if w, h, err := imageSize(p.Data); err == nil {
 			in += GPTImageTokens(w, h)
 		}
 	}
 	return in, TextTokens(answer)
+}
+
+// strictOK is OpenAI's rule for strict structured outputs, checked on the
+// objects of a schema: additionalProperties false and every property
+// required, nested objects and array items too.
+func strictOK(s map[string]any) bool {
+	if props, ok := s["properties"].(map[string]any); ok || s["type"] == "object" {
+		if ap, set := s["additionalProperties"].(bool); !set || ap {
+			return false
+		}
+		req := map[string]bool{}
+		rs, _ := s["required"].([]any)
+		for _, r := range rs {
+			if n, ok := r.(string); ok {
+				req[n] = true
+			}
+		}
+		for n, p := range props {
+			pm, _ := p.(map[string]any)
+			if !req[n] || (pm != nil && !strictOK(pm)) {
+				return false
+			}
+		}
+	}
+	if it, ok := s["items"].(map[string]any); ok {
+		return strictOK(it)
+	}
+	return true
 }
 
 // validateOpenAI checks a request as Chat Completions does and fills rec;
@@ -154,6 +192,25 @@ func (s *Server) validateOpenAI(r *http.Request, rec *Received) (status int, typ
 		return invalid("We could not parse the JSON body of your request.")
 	}
 	rec.Model = req.Model
+	if rf := req.ResponseFormat; rf != nil {
+		switch {
+		case rf.Type == "json_schema" && (rf.JSONSchema == nil || rf.JSONSchema.Name == ""):
+			return http.StatusBadRequest, "invalid_request_error", "", "Missing required parameter: 'response_format.json_schema.name'.", false
+		case rf.Type == "json_schema":
+			var s map[string]any
+			if json.Unmarshal(rf.JSONSchema.Schema, &s) != nil {
+				return http.StatusBadRequest, "invalid_request_error", "", "Invalid schema for response_format: schema must be a JSON object.", false
+			}
+			rec.Schema, rec.SchemaName = rf.JSONSchema.Schema, rf.JSONSchema.Name
+			rec.Strict = rf.JSONSchema.Strict != nil && *rf.JSONSchema.Strict
+			if rec.Strict && !strictOK(s) {
+				return http.StatusBadRequest, "invalid_request_error", "", "Invalid schema for response_format '" + rf.JSONSchema.Name +
+					"': In context=(), 'additionalProperties' is required to be supplied and to be false, and 'required' must list every property.", false
+			}
+		case rf.Type != "text" && rf.Type != "json_object":
+			return http.StatusBadRequest, "invalid_request_error", "", "Invalid value: '" + rf.Type + "'. Supported values are: 'json_object', 'json_schema', and 'text'.", false
+		}
+	}
 	switch {
 	case req.Model == "":
 		return invalid("you must provide a model parameter")

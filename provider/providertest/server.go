@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -62,6 +63,13 @@ type Received struct {
 	System string
 	Prompt string
 	Parts  []Part
+	// Schema is the JSON Schema the answer must follow: the input_schema
+	// of the tool an Anthropic request forces, or an OpenAI request's
+	// response_format json_schema; SchemaName its name and Strict (OpenAI)
+	// whether strict mode was asked for. Nil without one.
+	Schema     json.RawMessage
+	SchemaName string
+	Strict     bool
 	// Refused is the validation error the server answered with, if any.
 	Refused string
 }
@@ -163,7 +171,59 @@ func (s *Server) answer(r Received, rep Reply) string {
 	if s.Answer != nil {
 		return s.Answer(r)
 	}
+	if r.Schema != nil {
+		return SchemaAnswer(r.Schema)
+	}
 	return DefaultAnswer(r)
+}
+
+// SchemaAnswer is a deterministic JSON value shaped by a schema, as a model
+// following it would answer: every property (required or not) with a value
+// of its type, an enum's first value, arrays of one item.
+func SchemaAnswer(schema json.RawMessage) string {
+	var doc any
+	if json.Unmarshal(schema, &doc) != nil {
+		return "{}"
+	}
+	var value func(v any, depth int) any
+	value = func(v any, depth int) any {
+		m, _ := v.(map[string]any)
+		if m == nil || depth > 10 {
+			return nil
+		}
+		if e, ok := m["enum"].([]any); ok && len(e) > 0 {
+			return e[0]
+		}
+		if c, ok := m["const"]; ok {
+			return c
+		}
+		t, _ := m["type"].(string)
+		if ts, ok := m["type"].([]any); ok && len(ts) > 0 {
+			t, _ = ts[0].(string)
+		}
+		switch t {
+		case "object":
+			out := map[string]any{}
+			props, _ := m["properties"].(map[string]any)
+			for name, p := range props {
+				out[name] = value(p, depth+1)
+			}
+			return out
+		case "array":
+			return []any{value(m["items"], depth+1)}
+		case "string":
+			return "text"
+		case "integer":
+			return 1
+		case "number":
+			return 1.5
+		case "boolean":
+			return true
+		}
+		return nil
+	}
+	b, _ := json.Marshal(value(doc, 0))
+	return string(b)
 }
 
 // DefaultAnswer is a deterministic JSON answer of about 1,200 characters
