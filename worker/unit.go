@@ -24,7 +24,6 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item, last
 	if u.Provider == "" {
 		u.Provider = job.Options.Provider
 	}
-	u.Instructions, u.Schema = job.Options.Instructions, job.Options.Schema
 	// The page's logger is made only for the warnings that need it: most
 	// pages log nothing.
 	log := func() *zerolog.Logger {

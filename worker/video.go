@@ -122,6 +122,7 @@ func videoUnits(ctx context.Context, v Video, job *tasks.Job, done []int, last *
 			}
 			u.JobID, u.Kind = job.ID, tasks.KindVideo
 			u.Task, u.Provider = job.Options.Task, job.Options.Provider
+			u.Instructions, u.Schema = job.Options.Instructions, job.Options.Schema
 			*last = max(*last, u.Index)
 			if !yield(Item{Unit: u}, nil) {
 				return

@@ -288,7 +288,11 @@ func badRequests() []requestCase {
 		{name: "oversized/upload", send: sendForm(nil, "big.pdf", oversizedPDF()), want: refused(413, tasks.CodeFileTooLarge)},
 		{name: "oversized/declared length", send: sendDeclaredOversize, want: refused(413, tasks.CodeFileTooLarge)},
 		{name: "oversized/chunked", send: sendChunkedForm(oversizedPDF()), want: refused(413, tasks.CodeFileTooLarge)},
-		{name: "oversized/json body", send: sendJSON(`{"url":"https://example.com/` + strings.Repeat("a", 70<<10) + `"}`), want: refused(413, tasks.CodeFileTooLarge)},
+		{name: "oversized/json body", send: sendJSON(`{"url":"https://example.com/` + strings.Repeat("a", 140<<10) + `"}`), want: refused(413, tasks.CodeFileTooLarge)},
+		{name: "schema/not an object schema", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"type":"string"}}`), want: refused(400, tasks.CodeInvalidSchema)},
+		{name: "schema/external ref", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"type":"object","properties":{"a":{"$ref":"file:///etc/passwd"}}}}`), want: refused(400, tasks.CodeInvalidSchema)},
+		{name: "schema/local analyzer", send: sendJSON(`{"url":"https://example.com/a.pdf","instructions":"the total"}`), want: refused(400, tasks.CodeProviderRequired)},
+		{name: "schema/bad scope", send: sendJSON(`{"url":"https://example.com/a.pdf","scope":"book"}`), want: refused(400, tasks.CodeInvalidRequest)},
 		{name: "oversized/download", send: sendFileURL("oversized.pdf", ""), want: failedWith(tasks.CodeFileTooLarge)},
 
 		// Path tricks in file names: only the base name is kept.
