@@ -17,7 +17,7 @@ import (
 	"github.com/mmq/mmq/internal/corpus"
 )
 
-// corpusPDF returns the path of a PDF of the shared corpus ($MMQ_CORPUS,
+// corpusPDF returns the path of a PDF of the corpus (internal/corpus: $MMQ_CORPUS,
 // default ../shared/corpus beside the repository), skipping the test when it is not there.
 func corpusPDF(t *testing.T, name string) string {
 	t.Helper()
