@@ -10,7 +10,8 @@ import (
 	"github.com/mmq/mmq/tasks"
 )
 
-// stubModels estimates a cent a page and lets jobs choose "openai".
+// stubModels estimates a cent a page and lets jobs choose "openai" and
+// "local", which cannot follow instructions.
 type stubModels struct{}
 
 func (stubModels) Estimate(ctx context.Context, data []byte, password string, opts tasks.Options) (*tasks.Estimate, error) {
@@ -28,7 +29,7 @@ func (stubModels) Estimate(ctx context.Context, data []byte, password string, op
 func (stubModels) FollowsInstructions(p string) (bool, error) { return p != "local", nil }
 
 func (stubModels) CheckProvider(p string) error {
-	if p != "openai" {
+	if p != "openai" && p != "local" {
 		return tasks.Errorf(tasks.CodeInvalidRequest, "provider %q is not allowed", p)
 	}
 	return nil

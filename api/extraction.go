@@ -4,14 +4,23 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/mmq/mmq/schema"
 	"github.com/mmq/mmq/tasks"
 )
 
-// maxSchemaFieldBytes bounds the multipart schema field, the one field
-// allowed past maxFieldBytes.
-const maxSchemaFieldBytes = tasks.MaxSchemaBytes
+const (
+	// maxSchemaFieldBytes bounds the multipart schema field, the one field
+	// allowed past maxFieldBytes.
+	maxSchemaFieldBytes = tasks.MaxSchemaBytes
+	// maxSchemaDepth bounds how deeply a schema's JSON nests. Compiling
+	// takes time quadratic in the depth (1000 levels of "items", 10 KB,
+	// take 2 s), while a real schema nests a few dozen levels at most.
+	maxSchemaDepth = 64
+	// schemaCacheSize is how many compiled schemas the server keeps.
+	schemaCacheSize = 256
+)
 
 // extractionOptions checks a request's instructions, schema and scope and
 // sets them on opts. The provider must be set on opts already: only a
@@ -27,7 +36,7 @@ func (s *Server) extractionOptions(req *submitRequest, opts *tasks.Options) erro
 	}
 	opts.Instructions, opts.Scope = req.Instructions, tasks.Scope(req.Scope)
 	if raw := bytes.TrimSpace(req.Schema); len(raw) > 0 && string(raw) != "null" {
-		sch, err := schema.Compile(raw, tasks.MaxSchemaBytes)
+		sch, err := s.compileSchema(raw)
 		if err != nil {
 			var se *schema.Error
 			if errors.As(err, &se) {
@@ -50,6 +59,45 @@ func (s *Server) extractionOptions(req *submitRequest, opts *tasks.Options) erro
 	if !ok {
 		return tasks.Errorf(tasks.CodeProviderRequired,
 			"instructions, a schema and scope document need a model provider; this job's analyzer is the local one")
+	}
+	return nil
+}
+
+// compileSchema compiles a client's schema, refusing one nested too deeply
+// before the compiler sees it.
+func (s *Server) compileSchema(raw []byte) (*schema.Schema, error) {
+	if err := checkDepth(raw, maxSchemaDepth); err != nil {
+		return nil, err
+	}
+	return s.schemas.Compile(raw)
+}
+
+// checkDepth returns a *schema.Error when raw nests objects and arrays more
+// than max levels deep. It leaves other faults of raw to the compiler.
+func checkDepth(raw []byte, max int) error {
+	depth, inString, escaped := 0, false, false
+	for _, c := range raw {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > max {
+				return &schema.Error{Message: fmt.Sprintf("the schema nests more than %d levels deep", max)}
+			}
+		case '}', ']':
+			depth--
+		}
 	}
 	return nil
 }

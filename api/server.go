@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/mmq/mmq/schema"
 	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 	"github.com/rs/zerolog"
@@ -215,6 +216,9 @@ type Server struct {
 	inspections chan struct{}
 	// keys are the API keys and their rate limiters.
 	keys *keyring
+	// schemas keeps the compiled schemas of recent jobs, so that the items
+	// of a batch, and a client's repeated jobs, compile theirs once.
+	schemas *schema.Cache
 }
 
 // New returns a Server, or an error if cfg or deps cannot work.
@@ -233,6 +237,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:         deps.Logger,
 		inspections: make(chan struct{}, cfg.MaxConcurrentInspections),
 		keys:        newKeyring(cfg.Auth),
+		schemas:     &schema.Cache{MaxBytes: tasks.MaxSchemaBytes, Size: schemaCacheSize},
 	}
 	s.handler = s.routes()
 	return s, nil

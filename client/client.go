@@ -110,6 +110,9 @@ type APIError struct {
 	// error (a proxy's page, say).
 	Code    tasks.Code
 	Message string
+	// Pointer is, for invalid_schema, the JSON pointer of what is wrong
+	// inside the schema sent; empty when the server could not say.
+	Pointer string
 	// RequestID is the response's X-Request-Id, for the server's logs.
 	RequestID string
 }
@@ -288,28 +291,6 @@ func (c *Client) SubmitURL(ctx context.Context, rawURL string, opts SubmitOption
 	return &job, nil
 }
 
-// Document returns job id as one document in format "json" (the job's
-// answer and every page's text and data) or "markdown": the response body
-// as the server sends it.
-func (c *Client) Document(ctx context.Context, id, format string, w io.Writer) error {
-	req, err := c.newRequest(ctx, http.MethodGet, withQuery("/v1/jobs/"+url.PathEscape(id)+"/document", url.Values{"format": {format}}), "", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("client: GET document: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return decodeError(resp)
-	}
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		return fmt.Errorf("client: GET document: %w", err)
-	}
-	return nil
-}
-
 // Job returns the job id.
 func (c *Client) Job(ctx context.Context, id string) (*tasks.Job, error) {
 	var job tasks.Job
@@ -480,10 +461,11 @@ func decodeError(resp *http.Response) error {
 		Error struct {
 			Code    tasks.Code `json:"code"`
 			Message string     `json:"message"`
+			Pointer string     `json:"pointer"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(b, &body) == nil && body.Error.Code != "" {
-		e.Code, e.Message = body.Error.Code, body.Error.Message
+		e.Code, e.Message, e.Pointer = body.Error.Code, body.Error.Message, body.Error.Pointer
 		return e
 	}
 	e.Message = strings.TrimSpace(string(b))

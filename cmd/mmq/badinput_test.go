@@ -295,6 +295,26 @@ func badRequests() []requestCase {
 		{name: "schema/bad scope", send: sendJSON(`{"url":"https://example.com/a.pdf","scope":"book"}`), want: refused(400, tasks.CodeInvalidRequest)},
 		{name: "oversized/download", send: sendFileURL("oversized.pdf", ""), want: failedWith(tasks.CodeFileTooLarge)},
 
+		// More extraction options. The analyzer here is the local one, so a
+		// valid schema is refused with provider_required, a broken one with
+		// invalid_schema first.
+		{name: "schema/array at the top", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"type":"array"}}`), want: refused(400, tasks.CodeInvalidSchema), msg: "at /type"},
+		{name: "schema/a string", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":"{\"type\":\"object\"}"}`), want: refused(400, tasks.CodeInvalidSchema), msg: "JSON object"},
+		{name: "schema/an array", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":[{"type":"object"}]}`), want: refused(400, tasks.CodeInvalidSchema)},
+		{name: "schema/unknown type", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"type":"object","properties":{"n":{"type":"integr"}}}}`), want: refused(400, tasks.CodeInvalidSchema), msg: "/properties/n/type"},
+		{name: "schema/cloud metadata ref", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"type":"object","properties":{"n":{"$ref":"http://169.254.169.254/latest/meta-data/"}}}}`), want: refused(400, tasks.CodeInvalidSchema), msg: "external $ref"},
+		{name: "schema/draft 4", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"$schema":"http://json-schema.org/draft-04/schema#","type":"object"}}`), want: refused(400, tasks.CodeInvalidSchema), msg: "2020-12"},
+		{name: "schema/nested 1000 deep", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"type":"object","properties":{"a":` + strings.Repeat(`{"items":`, 1000) + `{}` + strings.Repeat(`}`, 1000) + `}}}`), want: refused(400, tasks.CodeInvalidSchema), msg: "levels deep"},
+		{name: "schema/65 KiB", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"type":"object","description":"` + strings.Repeat("d", 65<<10) + `"}}`), want: refused(400, tasks.CodeInvalidRequest)},
+		{name: "schema/valid, local analyzer", send: sendJSON(`{"url":"https://example.com/a.pdf","schema":{"type":"object","properties":{"total":{"type":"number"}}}}`), want: refused(400, tasks.CodeProviderRequired)},
+		{name: "schema/form not JSON", send: sendForm([]string{"schema", `{"type":"object",`}, "a.pdf", empty), want: refused(400, tasks.CodeInvalidSchema)},
+		{name: "schema/form 65 KiB", send: sendForm([]string{"schema", `{"type":"object","description":"` + strings.Repeat("d", 65<<10) + `"}`}, "a.pdf", empty), want: refused(400, tasks.CodeInvalidRequest)},
+		{name: "schema/form 60 KiB, local analyzer", send: sendForm([]string{"schema", `{"type":"object","description":"` + strings.Repeat("d", 60<<10) + `"}`}, "a.pdf", empty), want: refused(400, tasks.CodeProviderRequired)},
+		{name: "instructions/8 KiB + 1", send: sendJSON(`{"url":"https://example.com/a.pdf","instructions":"` + strings.Repeat("i", 8<<10+1) + `"}`), want: refused(400, tasks.CodeInvalidRequest)},
+		{name: "instructions/form, local analyzer", send: sendForm([]string{"instructions", "List the totals."}, "a.pdf", empty), want: refused(400, tasks.CodeProviderRequired)},
+		{name: "scope/number", send: sendJSON(`{"url":"https://example.com/a.pdf","scope":1}`), want: refused(400, tasks.CodeInvalidRequest)},
+		{name: "scope/document, local analyzer", send: sendForm([]string{"scope", "document"}, "a.pdf", empty), want: refused(400, tasks.CodeProviderRequired)},
+
 		// Path tricks in file names: only the base name is kept.
 		{name: "filename/dot-dot slash", send: sendForm(nil, "../../etc/passwd", empty), want: succeeded(1), check: wantFilename("passwd")},
 		{name: "filename/dot-dot backslash", send: sendForm(nil, `..\..\Windows\win.ini`, empty), want: succeeded(1), check: wantFilename("win.ini")},
