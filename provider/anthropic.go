@@ -13,6 +13,7 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/anthropics/anthropic-sdk-go/v2/packages/param"
 )
 
 // AnthropicName is the name of the Anthropic provider.
@@ -48,11 +49,13 @@ func NewAnthropic(cfg AnthropicConfig) (*Anthropic, error) {
 	if cfg.HTTP.APIKey == "" {
 		return nil, errors.New("provider: anthropic needs an API key (providers.anthropic.api_key or ANTHROPIC_API_KEY)")
 	}
-	// The key goes in x-api-key, the header the Messages API documents; a
-	// request carrying it gets no other credential from the SDK's chain
-	// (ANTHROPIC_API_KEY, auth tokens).
-	sdk := anthropic.NewClient(option.WithBaseURL(cfg.HTTP.BaseURL), option.WithHeader("X-Api-Key", cfg.HTTP.APIKey),
-		option.WithHTTPClient(cfg.HTTP.HTTPClient), option.WithMaxRetries(0))
+	// The key goes in x-api-key, the header the Messages API documents
+	// (the SDK's option.WithAPIKey sends it as a bearer token). The
+	// configuration is the one source: without WithoutEnvironmentDefaults
+	// the SDK would add a credential of its own from ANTHROPIC_API_KEY,
+	// ANTHROPIC_AUTH_TOKEN or a profile on disk, and ANTHROPIC_CUSTOM_HEADERS.
+	sdk := anthropic.NewClient(option.WithoutEnvironmentDefaults(), option.WithBaseURL(cfg.HTTP.BaseURL),
+		option.WithHeader("X-Api-Key", cfg.HTTP.APIKey), option.WithHTTPClient(cfg.HTTP.HTTPClient), option.WithMaxRetries(0))
 	return &Anthropic{caller: caller{name: AnthropicName, cfg: cfg.HTTP, apiError: anthropicError}, sdk: sdk}, nil
 }
 
@@ -91,28 +94,31 @@ func anthropicParams(r *Request) (anthropic.MessageNewParams, error) {
 		params.System = []anthropic.TextBlockParam{{Text: r.System}}
 	}
 	if len(r.Schema) > 0 {
-		var s map[string]any
-		if err := json.Unmarshal(r.Schema, &s); err != nil {
-			return params, fmt.Errorf("provider: anthropic: schema: %w", err)
+		schema, err := compactSchema(AnthropicName, r.Schema)
+		if err != nil {
+			return params, err
 		}
-		in := anthropic.ToolInputSchemaParam{Properties: s["properties"]}
-		if req, ok := s["required"].([]any); ok {
-			for _, v := range req {
-				if name, ok := v.(string); ok {
-					in.Required = append(in.Required, name)
-				}
-			}
-		}
-		delete(s, "properties")
-		delete(s, "required")
-		delete(s, "type")
-		in.ExtraFields = s
+		// The schema goes as it is, its properties in their order, which
+		// is the order the model writes them in.
 		name := schemaName(r.SchemaName)
-		params.Tools = []anthropic.ToolUnionParam{{OfTool: &anthropic.ToolParam{
-			Name: name, Description: anthropic.String("Record the answer."), InputSchema: in}}}
+		params.Tools = []anthropic.ToolUnionParam{{OfTool: &anthropic.ToolParam{Name: name, Description: anthropic.String("Record the answer."),
+			InputSchema: param.Override[anthropic.ToolInputSchemaParam](schema)}}}
 		params.ToolChoice = anthropic.ToolChoiceParamOfTool(name)
 	}
 	return params, nil
+}
+
+// compactSchema returns a Request's schema compacted, after checking that it
+// is a JSON object.
+func compactSchema(provider string, schema json.RawMessage) (json.RawMessage, error) {
+	var b bytes.Buffer
+	if err := json.Compact(&b, schema); err != nil {
+		return nil, fmt.Errorf("provider: %s: schema: %w", provider, err)
+	}
+	if b.Len() == 0 || b.Bytes()[0] != '{' {
+		return nil, fmt.Errorf("provider: %s: schema: not a JSON object", provider)
+	}
+	return b.Bytes(), nil
 }
 
 // schemaName is a Request's SchemaName or the default.
@@ -124,15 +130,19 @@ func schemaName(n string) string {
 }
 
 // stream makes one attempt and reads its events: message_start,
-// content_block_delta (text or tool input JSON), message_delta and
-// message_stop; an error event is an *APIError.
+// content_block_start and _delta (text, or the forced tool's input JSON),
+// message_delta and message_stop; an error event is an *APIError.
 func (a *Anthropic) stream(ctx context.Context, params anthropic.MessageNewParams) (*Response, error) {
 	var raw *http.Response
 	sent := time.Now()
 	st := a.sdk.Messages.NewStreaming(ctx, params, option.WithResponseInto(&raw))
 	defer st.Close()
 	out := &Response{UsageReported: true}
+	tool := len(params.Tools) > 0
 	var text strings.Builder
+	// startInput is the tool input content_block_start carried: the
+	// answer when no input_json_delta follows it.
+	var startInput string
 	for st.Next() {
 		e := st.Current()
 		switch e.Type {
@@ -141,12 +151,18 @@ func (a *Anthropic) stream(ctx context.Context, params anthropic.MessageNewParam
 			u := e.Message.Usage
 			out.InputTokens = int(u.InputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens)
 			out.OutputTokens = int(u.OutputTokens)
+		case "content_block_start":
+			if tool && e.ContentBlock.Type == "tool_use" {
+				startInput = e.ContentBlock.JSON.Input.Raw()
+			}
 		case "content_block_delta":
+			// With a forced tool the answer is its input; text around it,
+			// if a model wrote any, is not.
 			var d string
-			switch e.Delta.Type {
-			case "text_delta":
+			switch {
+			case !tool && e.Delta.Type == "text_delta":
 				d = e.Delta.Text
-			case "input_json_delta":
+			case tool && e.Delta.Type == "input_json_delta":
 				d = e.Delta.PartialJSON
 			}
 			if d != "" {
@@ -165,8 +181,8 @@ func (a *Anthropic) stream(ctx context.Context, params anthropic.MessageNewParam
 			}
 		case "message_stop":
 			out.Text = text.String()
-			if len(params.Tools) > 0 {
-				out.Text = compactJSON(out.Text)
+			if tool {
+				out.Text = compactJSON(cmpOr(out.Text, startInput))
 			}
 			return out, nil
 		}

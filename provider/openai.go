@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,15 +48,13 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if err := cfg.HTTP.validate(OpenAIName); err != nil {
 		return nil, err
 	}
+	// The configuration is the one source: the key replaces the SDK's
+	// OPENAI_API_KEY (an empty one too: a local server configured without
+	// a key gets none), and the organization and project headers it would
+	// take from OPENAI_ORG_ID and OPENAI_PROJECT_ID are dropped.
 	opts := []option.RequestOption{option.WithBaseURL(cfg.HTTP.BaseURL), option.WithHTTPClient(cfg.HTTP.HTTPClient),
-		option.WithMaxRetries(0)}
-	if cfg.HTTP.APIKey != "" {
-		opts = append(opts, option.WithAPIKey(cfg.HTTP.APIKey))
-	} else {
-		// The SDK would read OPENAI_API_KEY from the environment; a local
-		// server configured without a key gets none.
-		opts = append(opts, option.WithAPIKey(""))
-	}
+		option.WithMaxRetries(0), option.WithAPIKey(cfg.HTTP.APIKey),
+		option.WithHeaderDel("OpenAI-Organization"), option.WithHeaderDel("OpenAI-Project")}
 	return &OpenAI{caller: caller{name: OpenAIName, cfg: cfg.HTTP, apiError: openAIError}, sdk: openai.NewClient(opts...)}, nil
 }
 
@@ -68,19 +67,25 @@ func (o *OpenAI) AcceptsPDF() bool { return false }
 // Send makes a streamed Chat Completions call with retries, asking for the
 // usage in the last chunk (stream_options.include_usage).
 func (o *OpenAI) Send(ctx context.Context, r *Request) (*Response, error) {
-	parts := []openai.ChatCompletionContentPartUnionParam{openai.TextContentPart(r.Prompt)}
-	for _, p := range r.Parts {
-		if !strings.HasPrefix(p.MIME, "image/") {
-			return nil, fmt.Errorf("provider: openai takes images, not %s", p.MIME)
-		}
-		parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{
-			URL: "data:" + p.MIME + ";base64," + base64.StdEncoding.EncodeToString(p.Data)}))
-	}
 	var msgs []openai.ChatCompletionMessageParamUnion
 	if r.System != "" {
 		msgs = append(msgs, openai.SystemMessage(r.System))
 	}
-	msgs = append(msgs, openai.UserMessage(parts))
+	if len(r.Parts) == 0 {
+		// A text-only call (combining page answers) as a plain string,
+		// which every compatible server takes.
+		msgs = append(msgs, openai.UserMessage(r.Prompt))
+	} else {
+		parts := []openai.ChatCompletionContentPartUnionParam{openai.TextContentPart(r.Prompt)}
+		for _, p := range r.Parts {
+			if !strings.HasPrefix(p.MIME, "image/") {
+				return nil, fmt.Errorf("provider: openai takes images, not %s", p.MIME)
+			}
+			parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{
+				URL: "data:" + p.MIME + ";base64," + base64.StdEncoding.EncodeToString(p.Data)}))
+		}
+		msgs = append(msgs, openai.UserMessage(parts))
+	}
 	params := openai.ChatCompletionNewParams{
 		Model:         openai.ChatModel(r.Model),
 		Messages:      msgs,
@@ -90,12 +95,18 @@ func (o *OpenAI) Send(ctx context.Context, r *Request) (*Response, error) {
 		params.MaxTokens = openai.Int(int64(r.MaxTokens))
 	}
 	if len(r.Schema) > 0 {
+		schema, err := compactSchema(OpenAIName, r.Schema)
+		if err != nil {
+			return nil, err
+		}
 		var s map[string]any
-		if err := json.Unmarshal(r.Schema, &s); err != nil {
+		if err := json.Unmarshal(schema, &s); err != nil {
 			return nil, fmt.Errorf("provider: openai: schema: %w", err)
 		}
+		// The schema goes as it is: strict mode writes the properties in
+		// the schema's order.
 		params.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
-			JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: schemaName(r.SchemaName), Schema: s,
+			JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: schemaName(r.SchemaName), Schema: schema,
 				Strict: openai.Bool(StrictSchema(s))}}}
 	}
 	return o.call(ctx, func(ctx context.Context) (*Response, error) { return o.stream(ctx, params) })
@@ -194,70 +205,112 @@ func openAIError(err error, raw *http.Response) error {
 	return e
 }
 
+// strictRefused are the keywords OpenAI's strict mode refuses wherever
+// they appear, from its "Supported schemas": composition other than anyOf,
+// conditionals, and the object, string and array bounds it does not
+// enforce.
+var strictRefused = []string{"allOf", "oneOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
+	"patternProperties", "propertyNames", "unevaluatedProperties", "unevaluatedItems", "minProperties", "maxProperties",
+	"minLength", "maxLength", "contains", "minContains", "maxContains", "uniqueItems", "prefixItems"}
+
 // StrictSchema reports whether OpenAI's strict structured outputs take the
-// schema as it is: every object schema, nested ones too, declares
-// "additionalProperties": false and lists every property in "required",
-// and no keyword strict mode refuses appears (string length and format
-// bounds, pattern properties, conditional and not). mmq sends a schema
-// that breaks a rule with strict false rather than rewriting it; it
+// schema as it is. Its rules:
+//
+//   - the root is an object schema, not an anyOf;
+//   - every object schema (one whose type is or includes "object", or that
+//     has properties), nested ones too, under properties, items, anyOf,
+//     $defs or definitions, has "additionalProperties": false and lists
+//     every one of its properties in "required";
+//   - every schema says what it is: a type, an anyOf, a $ref, an enum or
+//     a const;
+//   - none of strictRefused appears;
+//   - objects nest at most 10 deep, with at most 5,000 properties and
+//     1,000 enum values in all.
+//
+// In doubt it says no: mmq sends a schema that breaks a rule with strict
+// false rather than rewriting it (a strict refusal is a 400), and
 // validates every answer itself either way.
 func StrictSchema(s map[string]any) bool {
-	unsupported := []string{"minLength", "maxLength", "patternProperties", "unevaluatedProperties",
-		"propertyNames", "minProperties", "maxProperties", "if", "then", "else", "not", "dependentRequired",
-		"dependentSchemas", "contains", "minContains", "maxContains", "uniqueItems"}
-	var ok func(v any, depth int) bool
-	ok = func(v any, depth int) bool {
-		m, isObj := v.(map[string]any)
-		if !isObj {
-			return true
-		}
-		if depth > 32 {
+	if !objectSchema(s) || s["anyOf"] != nil {
+		return false
+	}
+	var w strictWalk
+	return w.ok(s, 1) && w.props <= 5000 && w.enums <= 1000
+}
+
+// strictWalk checks a schema's nodes for StrictSchema, counting what its
+// limits bound.
+type strictWalk struct{ props, enums int }
+
+func (w *strictWalk) ok(s map[string]any, depth int) bool {
+	for _, k := range strictRefused {
+		if _, has := s[k]; has {
 			return false
 		}
-		for _, k := range unsupported {
-			if _, has := m[k]; has {
+	}
+	_, typed := s["type"]
+	_, ref := s["$ref"]
+	_, constant := s["const"]
+	enum, enumerated := s["enum"].([]any)
+	if !typed && !ref && !constant && !enumerated && s["anyOf"] == nil {
+		return false
+	}
+	w.enums += len(enum)
+	var subs []any
+	if objectSchema(s) {
+		props, _ := s["properties"].(map[string]any)
+		required := map[string]bool{}
+		rs, _ := s["required"].([]any)
+		for _, r := range rs {
+			if name, isName := r.(string); isName {
+				required[name] = true
+			}
+		}
+		if depth > 10 || s["additionalProperties"] != false {
+			return false
+		}
+		for name, p := range props {
+			if !required[name] || !w.child(p, depth+1) {
 				return false
 			}
 		}
-		if props, has := m["properties"].(map[string]any); has || m["type"] == "object" {
-			if ap, set := m["additionalProperties"].(bool); !set || ap {
-				return false
-			}
-			req := map[string]bool{}
-			if rs, _ := m["required"].([]any); rs != nil {
-				for _, r := range rs {
-					if name, isStr := r.(string); isStr {
-						req[name] = true
-					}
-				}
-			}
-			for name, p := range props {
-				if !req[name] || !ok(p, depth+1) {
-					return false
-				}
-			}
+		w.props += len(props)
+	}
+	if items, has := s["items"]; has {
+		subs = append(subs, items)
+	}
+	anyOf, _ := s["anyOf"].([]any)
+	subs = append(subs, anyOf...)
+	for _, k := range []string{"$defs", "definitions"} {
+		defs, _ := s[k].(map[string]any)
+		for _, d := range defs {
+			subs = append(subs, d)
 		}
-		for _, k := range []string{"items", "anyOf", "allOf", "oneOf", "$defs", "definitions", "prefixItems"} {
-			switch sub := m[k].(type) {
-			case map[string]any:
-				if k == "$defs" || k == "definitions" {
-					for _, d := range sub {
-						if !ok(d, depth+1) {
-							return false
-						}
-					}
-				} else if !ok(sub, depth+1) {
-					return false
-				}
-			case []any:
-				for _, it := range sub {
-					if !ok(it, depth+1) {
-						return false
-					}
-				}
-			}
+	}
+	for _, sub := range subs {
+		if !w.child(sub, depth) {
+			return false
 		}
+	}
+	return true
+}
+
+// child checks a subschema, which must be an object (not true or false).
+func (w *strictWalk) child(v any, depth int) bool {
+	m, isSchema := v.(map[string]any)
+	return isSchema && w.ok(m, depth)
+}
+
+// objectSchema reports whether s describes objects.
+func objectSchema(s map[string]any) bool {
+	if _, has := s["properties"]; has {
 		return true
 	}
-	return ok(s, 0)
+	switch t := s["type"].(type) {
+	case string:
+		return t == "object"
+	case []any:
+		return slices.Contains(t, any("object"))
+	}
+	return false
 }
