@@ -119,7 +119,9 @@ type jsonDocument struct {
 func (d *jsonDocument) begin(job *tasks.Job) {
 	id, _ := json.Marshal(job.ID)
 	answer := json.RawMessage("null")
-	if len(job.Answer) > 0 {
+	if len(job.Answer) > 0 && json.Valid(job.Answer) {
+		// Written into the body as it is: a broken record must not break
+		// the whole document.
 		answer = job.Answer
 	}
 	fmt.Fprintf(d.w, `{"job_id":%s,"status":%q,"answer":%s,"pages":[`, id, job.Status, answer)

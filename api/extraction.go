@@ -12,8 +12,10 @@ import (
 
 const (
 	// maxSchemaFieldBytes bounds the multipart schema field, the one field
-	// allowed past maxFieldBytes.
-	maxSchemaFieldBytes = tasks.MaxSchemaBytes
+	// allowed past maxFieldBytes: twice a schema's bound, which is on the
+	// compacted schema, leaves room for an indented file (curl -F
+	// "schema=<file").
+	maxSchemaFieldBytes = 2 * tasks.MaxSchemaBytes
 	// maxSchemaDepth bounds how deeply a schema's JSON nests. Compiling
 	// takes time quadratic in the depth (1000 levels of "items", 10 KB,
 	// take 2 s), while a real schema nests a few dozen levels at most.
@@ -26,16 +28,25 @@ const (
 // sets them on opts. The provider must be set on opts already: only a
 // model provider can follow them.
 func (s *Server) extractionOptions(req *submitRequest, opts *tasks.Options) error {
+	raw := bytes.TrimSpace(req.Schema)
+	if len(raw) > tasks.MaxSchemaBytes {
+		// The bound is on the schema, not on the indentation of the
+		// request it came in.
+		var b bytes.Buffer
+		if json.Compact(&b, raw) == nil {
+			raw = b.Bytes()
+		}
+	}
 	switch {
 	case len(req.Instructions) > tasks.MaxInstructionsBytes:
 		return tasks.Errorf(tasks.CodeInvalidRequest, "instructions are %d bytes; the limit is %d", len(req.Instructions), tasks.MaxInstructionsBytes)
-	case len(req.Schema) > tasks.MaxSchemaBytes:
-		return tasks.Errorf(tasks.CodeInvalidRequest, "the schema is %d bytes; the limit is %d", len(req.Schema), tasks.MaxSchemaBytes)
+	case len(raw) > tasks.MaxSchemaBytes:
+		return tasks.Errorf(tasks.CodeInvalidRequest, "the schema is %d bytes; the limit is %d", len(raw), tasks.MaxSchemaBytes)
 	case !tasks.Scope(req.Scope).Valid():
 		return tasks.Errorf(tasks.CodeInvalidRequest, `scope must be "page" or "document"`)
 	}
 	opts.Instructions, opts.Scope = req.Instructions, tasks.Scope(req.Scope)
-	if raw := bytes.TrimSpace(req.Schema); len(raw) > 0 && string(raw) != "null" {
+	if len(raw) > 0 && string(raw) != "null" {
 		sch, err := s.compileSchema(raw)
 		if err != nil {
 			var se *schema.Error

@@ -260,6 +260,7 @@ func TestSubmitExtractionJSON(t *testing.T) {
 		{"schema not an object at the top", `"schema":{"type":"array"}`, 400, tasks.CodeInvalidSchema, "/type"},
 		{"schema with an external ref", `"schema":{"type":"object","properties":{"a":{"$ref":"https://example.com/s.json"}}}`, 400, tasks.CodeInvalidSchema, ""},
 		{"schema too large", `"schema":{"type":"object","description":"` + strings.Repeat("x", 64<<10) + `"}`, 400, tasks.CodeInvalidRequest, ""},
+		{"schema large only indented", `"schema":{` + strings.Repeat(" ", 8<<10) + `"type":"object","description":"` + strings.Repeat("x", 60<<10) + `"}`, 202, "", ""},
 		{"instructions too large", `"instructions":"` + strings.Repeat("x", 8<<10+1) + `"`, 400, tasks.CodeInvalidRequest, ""},
 		{"instructions not a string", `"instructions":["x"]`, 400, tasks.CodeInvalidRequest, ""},
 		{"bad scope", `"scope":"chapter"`, 400, tasks.CodeInvalidRequest, ""},
@@ -362,6 +363,23 @@ func TestSubmitExtractionMultipart(t *testing.T) {
 	}
 	_, err = b.client.SubmitFile(ctx, pdf, client.SubmitOptions{Schema: sized(64<<10 + 1)})
 	wantAPIError(t, err, 400, tasks.CodeInvalidRequest)
+	// The bound is on the compacted schema: an indented one, as curl sends
+	// a file, may be larger, up to twice the bound.
+	for _, tt := range []struct {
+		indent int
+		status int
+	}{{0, 202}, {1 << 10, 202}, {60 << 10, 202}, {66 << 10, 400}} {
+		var mb bytes.Buffer
+		mw := multipart.NewWriter(&mb)
+		_ = mw.WriteField("schema", "{\n"+strings.Repeat(" ", tt.indent)+`"type": "object", "description": "`+strings.Repeat("x", 63<<10)+"\"\n}\n")
+		_ = mw.WriteField("instructions", "x")
+		fw, _ := mw.CreateFormFile("file", "a.pdf")
+		fw.Write(readFile(t, pdf))
+		mw.Close()
+		if resp, data := b.do(t, http.MethodPost, "/v1/jobs", mw.FormDataContentType(), &mb); resp.StatusCode != tt.status {
+			t.Errorf("schema of 63 KiB indented by %d: %d %.200s, want %d", tt.indent, resp.StatusCode, data, tt.status)
+		}
+	}
 	_, err = b.client.SubmitFile(ctx, pdf, client.SubmitOptions{Schema: json.RawMessage(`{"type":"object","required":"total"}`)})
 	if ae := wantAPIError(t, err, 400, tasks.CodeInvalidSchema); ae.Pointer != "/required" {
 		t.Errorf("pointer %q, want /required", ae.Pointer)

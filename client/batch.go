@@ -45,7 +45,7 @@ func (c *Client) SubmitBatchFiles(ctx context.Context, paths []string, opts Subm
 
 func writeBatchForm(mw *multipart.Writer, paths []string, opts SubmitOptions) error {
 	fields := [][2]string{{"task", opts.Task}, {"priority", opts.Priority}, {"metadata", string(opts.Metadata)}, {"callback_url", opts.CallbackURL},
-		{"provider", opts.Provider}, {"instructions", opts.Instructions}, {"schema", string(opts.Schema)}, {"scope", opts.Scope}}
+		{"provider", opts.Provider}, {"instructions", opts.Instructions}, {"schema", schemaField(opts.Schema)}, {"scope", opts.Scope}}
 	if opts.MaxPages != 0 {
 		fields = append(fields, [2]string{"max_pages", strconv.Itoa(opts.MaxPages)})
 	}

@@ -192,6 +192,18 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// schemaField is a schema as a form field: compacted, so that an indented
+// schema file fits the server's bound as it does in a JSON body (which
+// encoding/json compacts). Text that is not JSON goes as it is, for the
+// server to refuse.
+func schemaField(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
 // writeForm writes opts as form fields, then the file.
 func writeForm(mw *multipart.Writer, f io.Reader, name string, opts SubmitOptions) error {
 	fields := [][2]string{
@@ -218,7 +230,7 @@ func writeForm(mw *multipart.Writer, f io.Reader, name string, opts SubmitOption
 	if opts.MaxCostUSD != 0 {
 		fields = append(fields, [2]string{"max_cost_usd", strconv.FormatFloat(opts.MaxCostUSD, 'f', -1, 64)})
 	}
-	fields = append(fields, [2]string{"instructions", opts.Instructions}, [2]string{"schema", string(opts.Schema)},
+	fields = append(fields, [2]string{"instructions", opts.Instructions}, [2]string{"schema", schemaField(opts.Schema)},
 		[2]string{"scope", opts.Scope})
 	for _, kv := range fields {
 		if kv[1] == "" {
