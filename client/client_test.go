@@ -274,3 +274,45 @@ func TestAllResultsFollowsCursor(t *testing.T) {
 		}
 	}
 }
+
+// The extraction options go in the form, the schema compacted; an
+// invalid_schema error carries its pointer; DocumentJSON decodes the
+// document and Document streams the format asked for.
+func TestExtractionOptionsAndDocument(t *testing.T) {
+	t.Parallel()
+	path, _ := tempFile(t, "doc.pdf", 10)
+	c := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/v1/jobs":
+			if err := r.ParseMultipartForm(1 << 20); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.FormValue("schema"); got != `{"type":"array"}` || r.FormValue("instructions") != "EUR" || r.FormValue("scope") != "document" {
+				t.Errorf("form schema %q, instructions %q, scope %q", got, r.FormValue("instructions"), r.FormValue("scope"))
+			}
+			writeJSON(w, 400, map[string]any{"error": map[string]string{"code": "invalid_schema", "message": "invalid schema: at /type: no", "pointer": "/type"}})
+		case r.URL.Query().Get("format") == "markdown":
+			io.WriteString(w, "<!-- page 1 -->\n\nhello\n")
+		default:
+			io.WriteString(w, `{"job_id":"j","status":"succeeded","answer":{"n":1},"pages":[{"page":1,"status":"done","text":"hello","data":{"n":1}},{"frame":0,"timestamp":1.5,"status":"failed","text":"","data":null,"error_code":"schema_mismatch"}]}`)
+		}
+	})
+	ctx := context.Background()
+	_, err := c.SubmitFile(ctx, path, client.SubmitOptions{Schema: json.RawMessage("{\n  \"type\": \"array\"\n}\n"), Instructions: "EUR", Scope: "document"})
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Code != tasks.CodeInvalidSchema || ae.Pointer != "/type" {
+		t.Errorf("err %#v, want invalid_schema at /type", err)
+	}
+	d, err := c.DocumentJSON(ctx, "j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.JobID != "j" || string(d.Answer) != `{"n":1}` || len(d.Pages) != 2 || *d.Pages[0].Page != 1 || string(d.Pages[0].Data) != `{"n":1}` ||
+		*d.Pages[1].Frame != 0 || *d.Pages[1].Timestamp != 1.5 || d.Pages[1].ErrorCode != tasks.CodeSchemaMismatch {
+		t.Errorf("document %+v", d)
+	}
+	var md bytes.Buffer
+	if err := c.Document(ctx, "j", "markdown", &md); err != nil || md.String() != "<!-- page 1 -->\n\nhello\n" {
+		t.Errorf("markdown %q, %v", md.String(), err)
+	}
+}
