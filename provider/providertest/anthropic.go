@@ -273,8 +273,8 @@ func (s *Server) validateAnthropic(r *http.Request, rec *Received) (int, string,
 func anthropicTools(req anthropicRequest, rec *Received) string {
 	names := map[string]json.RawMessage{}
 	for i, t := range req.Tools {
-		if t.Name == "" {
-			return fmt.Sprintf("tools.%d.name: Field required", i)
+		if !schemaNameRE.MatchString(t.Name) {
+			return fmt.Sprintf("tools.%d.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'", i)
 		}
 		var s map[string]any
 		if json.Unmarshal(t.InputSchema, &s) != nil || s["type"] != "object" {

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,32 +137,88 @@ func OpenAIUsage(r Received, answer string) (in, out int) {
 	return in, TextTokens(answer)
 }
 
-// strictOK is OpenAI's rule for strict structured outputs, checked on the
-// objects of a schema: additionalProperties false and every property
-// required, nested objects and array items too.
-func strictOK(s map[string]any) bool {
-	if props, ok := s["properties"].(map[string]any); ok || s["type"] == "object" {
-		if ap, set := s["additionalProperties"].(bool); !set || ap {
-			return false
+// openAIStrictRefused are keywords strict mode answers "is not permitted"
+// for.
+var openAIStrictRefused = []string{"allOf", "oneOf", "not", "if", "then", "else", "patternProperties", "propertyNames",
+	"minProperties", "maxProperties", "unevaluatedProperties", "unevaluatedItems", "minLength", "maxLength",
+	"contains", "uniqueItems", "prefixItems", "dependentRequired", "dependentSchemas"}
+
+// strictViolation checks a schema as strict structured outputs do and
+// returns the API's complaint about the first node that breaks a rule, ""
+// if none does: the root an object, not an anyOf; every object with
+// additionalProperties false and every property required; no refused
+// keyword; at most 10 levels of objects. path is the node's context in the
+// API's notation.
+func strictViolation(s map[string]any, path []string, depth int) string {
+	ctx := "In context=("
+	for i, p := range path {
+		if i > 0 {
+			ctx += ", "
 		}
-		req := map[string]bool{}
+		ctx += "'" + p + "'"
+	}
+	ctx += "), "
+	if len(path) == 0 && (s["type"] != "object" || s["anyOf"] != nil) {
+		return ctx + "schema must be a JSON Schema of 'type: \"object\"', got 'type: \"" + fmt.Sprint(s["type"]) + "\"'."
+	}
+	for _, k := range openAIStrictRefused {
+		if _, ok := s[k]; ok {
+			return ctx + "'" + k + "' is not permitted."
+		}
+	}
+	props, hasProps := s["properties"].(map[string]any)
+	if hasProps || s["type"] == "object" {
+		if depth > 10 {
+			return ctx + "exceeds the maximum of 10 levels of nesting."
+		}
+		if s["additionalProperties"] != false {
+			return ctx + "'additionalProperties' is required to be supplied and to be false."
+		}
+		required := map[string]bool{}
 		rs, _ := s["required"].([]any)
 		for _, r := range rs {
-			if n, ok := r.(string); ok {
-				req[n] = true
+			name, _ := r.(string)
+			required[name] = true
+		}
+		for _, name := range sortedKeys(props) {
+			if !required[name] {
+				return ctx + "'required' is required to be supplied and to be an array including every key in properties. Missing '" + name + "'."
 			}
 		}
-		for n, p := range props {
-			pm, _ := p.(map[string]any)
-			if !req[n] || (pm != nil && !strictOK(pm)) {
-				return false
+		for _, name := range sortedKeys(props) {
+			if p, ok := props[name].(map[string]any); ok {
+				if v := strictViolation(p, append(path[:len(path):len(path)], "properties", name), depth+1); v != "" {
+					return v
+				}
 			}
 		}
 	}
 	if it, ok := s["items"].(map[string]any); ok {
-		return strictOK(it)
+		if v := strictViolation(it, append(path[:len(path):len(path)], "items"), depth); v != "" {
+			return v
+		}
 	}
-	return true
+	anyOf, _ := s["anyOf"].([]any)
+	for i, a := range anyOf {
+		if m, ok := a.(map[string]any); ok {
+			if v := strictViolation(m, append(path[:len(path):len(path)], "anyOf", strconv.Itoa(i)), depth); v != "" {
+				return v
+			}
+		}
+	}
+	defs, _ := s["$defs"].(map[string]any)
+	for _, name := range sortedKeys(defs) {
+		if m, ok := defs[name].(map[string]any); ok {
+			if v := strictViolation(m, append(path[:len(path):len(path)], "$defs", name), depth); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]any) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // validateOpenAI checks a request as Chat Completions does and fills rec;
@@ -195,20 +254,24 @@ func (s *Server) validateOpenAI(r *http.Request, rec *Received) (status int, typ
 	if rf := req.ResponseFormat; rf != nil {
 		switch {
 		case rf.Type == "json_schema" && (rf.JSONSchema == nil || rf.JSONSchema.Name == ""):
-			return http.StatusBadRequest, "invalid_request_error", "", "Missing required parameter: 'response_format.json_schema.name'.", false
+			return invalid("Missing required parameter: 'response_format.json_schema.name'.")
+		case rf.Type == "json_schema" && !schemaNameRE.MatchString(rf.JSONSchema.Name):
+			return invalid("Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$' of at most 64 characters.")
 		case rf.Type == "json_schema":
 			var s map[string]any
+			if len(rf.JSONSchema.Schema) == 0 {
+				return invalid("Missing required parameter: 'response_format.json_schema.schema'.")
+			}
 			if json.Unmarshal(rf.JSONSchema.Schema, &s) != nil {
-				return http.StatusBadRequest, "invalid_request_error", "", "Invalid schema for response_format: schema must be a JSON object.", false
+				return invalid("Invalid type for 'response_format.json_schema.schema': expected an object.")
 			}
 			rec.Schema, rec.SchemaName = rf.JSONSchema.Schema, rf.JSONSchema.Name
 			rec.Strict = rf.JSONSchema.Strict != nil && *rf.JSONSchema.Strict
-			if rec.Strict && !strictOK(s) {
-				return http.StatusBadRequest, "invalid_request_error", "", "Invalid schema for response_format '" + rf.JSONSchema.Name +
-					"': In context=(), 'additionalProperties' is required to be supplied and to be false, and 'required' must list every property.", false
+			if v := strictViolation(s, nil, 1); rec.Strict && v != "" {
+				return invalid("Invalid schema for response_format '" + rf.JSONSchema.Name + "': " + v)
 			}
 		case rf.Type != "text" && rf.Type != "json_object":
-			return http.StatusBadRequest, "invalid_request_error", "", "Invalid value: '" + rf.Type + "'. Supported values are: 'json_object', 'json_schema', and 'text'.", false
+			return invalid("Invalid value: '" + rf.Type + "'. Supported values are: 'json_object', 'json_schema', and 'text'.")
 		}
 	}
 	switch {

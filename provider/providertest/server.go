@@ -178,52 +178,128 @@ func (s *Server) answer(r Received, rep Reply) string {
 }
 
 // SchemaAnswer is a deterministic JSON value shaped by a schema, as a model
-// following it would answer: every property (required or not) with a value
-// of its type, an enum's first value, arrays of one item.
+// following it would answer, that validates against simple schemas: every
+// property (required or not) with a value of its type, a const or an
+// enum's first value, the first choice of an anyOf or oneOf, arrays of
+// minItems (at least one) items, numbers and strings within their bounds,
+// the common formats, and local $refs followed. A schema that is not JSON
+// gets "{}".
 func SchemaAnswer(schema json.RawMessage) string {
-	var doc any
-	if json.Unmarshal(schema, &doc) != nil {
+	var root map[string]any
+	if json.Unmarshal(schema, &root) != nil {
 		return "{}"
 	}
-	var value func(v any, depth int) any
-	value = func(v any, depth int) any {
-		m, _ := v.(map[string]any)
-		if m == nil || depth > 10 {
-			return nil
-		}
-		if e, ok := m["enum"].([]any); ok && len(e) > 0 {
-			return e[0]
-		}
-		if c, ok := m["const"]; ok {
-			return c
-		}
-		t, _ := m["type"].(string)
-		if ts, ok := m["type"].([]any); ok && len(ts) > 0 {
-			t, _ = ts[0].(string)
-		}
-		switch t {
-		case "object":
-			out := map[string]any{}
-			props, _ := m["properties"].(map[string]any)
-			for name, p := range props {
-				out[name] = value(p, depth+1)
-			}
-			return out
-		case "array":
-			return []any{value(m["items"], depth+1)}
-		case "string":
-			return "text"
-		case "integer":
-			return 1
-		case "number":
-			return 1.5
-		case "boolean":
-			return true
-		}
+	b, _ := json.Marshal(schemaValue(root, root, 0))
+	return string(b)
+}
+
+// schemaValue is SchemaAnswer's value for the node v of the schema root.
+func schemaValue(root map[string]any, v any, depth int) any {
+	m, _ := v.(map[string]any)
+	if m == nil || depth > 16 {
 		return nil
 	}
-	b, _ := json.Marshal(value(doc, 0))
-	return string(b)
+	if ref, ok := m["$ref"].(string); ok {
+		return schemaValue(root, resolveRef(root, ref), depth+1)
+	}
+	if c, ok := m["const"]; ok {
+		return c
+	}
+	if e, ok := m["enum"].([]any); ok && len(e) > 0 {
+		return e[0]
+	}
+	for _, k := range []string{"anyOf", "oneOf"} {
+		if alts, ok := m[k].([]any); ok && len(alts) > 0 {
+			return schemaValue(root, alts[0], depth+1)
+		}
+	}
+	t, _ := m["type"].(string)
+	if ts, ok := m["type"].([]any); ok {
+		// A nullable type: the value, not the null.
+		for _, x := range ts {
+			if x, _ := x.(string); x != "null" && t == "" {
+				t = x
+			}
+		}
+	}
+	if t == "" && m["properties"] != nil {
+		t = "object"
+	}
+	num := func(def float64) float64 {
+		if lo, ok := m["minimum"].(float64); ok && def < lo {
+			def = lo
+		}
+		if lo, ok := m["exclusiveMinimum"].(float64); ok && def <= lo {
+			def = lo + 1
+		}
+		if hi, ok := m["maximum"].(float64); ok && def > hi {
+			def = hi
+		}
+		if hi, ok := m["exclusiveMaximum"].(float64); ok && def >= hi {
+			def = hi - 1
+		}
+		return def
+	}
+	switch t {
+	case "object":
+		out := map[string]any{}
+		props, _ := m["properties"].(map[string]any)
+		for name, p := range props {
+			out[name] = schemaValue(root, p, depth+1)
+		}
+		return out
+	case "array":
+		n := 1
+		if lo, ok := m["minItems"].(float64); ok && int(lo) > n {
+			n = int(lo)
+		}
+		items := make([]any, n)
+		for i := range items {
+			items[i] = schemaValue(root, m["items"], depth+1)
+		}
+		return items
+	case "string":
+		return schemaString(m)
+	case "integer":
+		return int(math.Ceil(num(1)))
+	case "number":
+		return num(1.5)
+	case "boolean":
+		return true
+	}
+	return nil
+}
+
+// schemaString is a string for a string schema: its format's example, or
+// "text" padded to minLength.
+func schemaString(m map[string]any) string {
+	s := map[string]string{"date": "2024-01-31", "date-time": "2024-01-31T12:00:00Z", "time": "12:00:00",
+		"email": "someone@example.com", "uri": "https://example.com/", "uuid": "123e4567-e89b-12d3-a456-426614174000"}[fmt.Sprint(m["format"])]
+	if s == "" {
+		s = "text"
+	}
+	if lo, ok := m["minLength"].(float64); ok && utf8.RuneCountInString(s) < int(lo) {
+		s += strings.Repeat("x", int(lo)-utf8.RuneCountInString(s))
+	}
+	return s
+}
+
+// resolveRef returns the node a local reference ("#/$defs/line") points
+// to, nil if it is not one.
+func resolveRef(root map[string]any, ref string) any {
+	path, ok := strings.CutPrefix(ref, "#")
+	if !ok {
+		return nil
+	}
+	var node any = root
+	for _, seg := range strings.Split(strings.TrimPrefix(path, "/"), "/") {
+		if seg == "" {
+			continue
+		}
+		m, _ := node.(map[string]any)
+		node = m[strings.NewReplacer("~1", "/", "~0", "~").Replace(seg)]
+	}
+	return node
 }
 
 // DefaultAnswer is a deterministic JSON answer of about 1,200 characters
@@ -273,6 +349,10 @@ func PDFText(pdf []byte) string {
 	}
 	return string(out)
 }
+
+// schemaNameRE is what both APIs take as a tool's or a response format's
+// name.
+var schemaNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
 var pageSizeRE = regexp.MustCompile(`Page size:\s+([\d.]+) x ([\d.]+) pts`)
 
