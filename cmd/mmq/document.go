@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -35,21 +37,28 @@ func (e *extractionFlags) apply(opts *client.SubmitOptions) error {
 	if e.schemaFile == "" {
 		return nil
 	}
-	st, err := os.Stat(e.schemaFile)
+	f, err := os.Open(e.schemaFile)
 	if err != nil {
 		return usageError{fmt.Errorf("--schema: %w", err)}
 	}
-	if st.Size() > tasks.MaxSchemaBytes {
-		return usageError{fmt.Errorf("--schema: %s is %d bytes; the limit is %d", e.schemaFile, st.Size(), tasks.MaxSchemaBytes)}
-	}
-	b, err := os.ReadFile(e.schemaFile)
+	defer f.Close()
+	// An indented file may be larger than the bound, which is on the
+	// compacted schema; 4 times the bound is more indentation than any.
+	b, err := io.ReadAll(io.LimitReader(f, 4*tasks.MaxSchemaBytes+1))
 	if err != nil {
 		return usageError{fmt.Errorf("--schema: %w", err)}
 	}
-	if !json.Valid(b) {
-		return usageError{fmt.Errorf("--schema: %s is not valid JSON", e.schemaFile)}
+	var compact bytes.Buffer
+	if len(b) > 4*tasks.MaxSchemaBytes {
+		return usageError{fmt.Errorf("--schema: %s is larger than %d bytes", e.schemaFile, 4*tasks.MaxSchemaBytes)}
 	}
-	opts.Schema = b
+	if err := json.Compact(&compact, b); err != nil {
+		return usageError{fmt.Errorf("--schema: %s is not valid JSON: %v", e.schemaFile, err)}
+	}
+	if compact.Len() > tasks.MaxSchemaBytes {
+		return usageError{fmt.Errorf("--schema: %s is %d bytes compacted; the limit is %d", e.schemaFile, compact.Len(), tasks.MaxSchemaBytes)}
+	}
+	opts.Schema = compact.Bytes()
 	return nil
 }
 
