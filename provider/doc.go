@@ -3,11 +3,14 @@
 // cost accounting, fallback and a PII guardrail.
 //
 // Two clients call the providers through their official SDKs, streaming,
-// with the SDKs' own retries off:
+// with the SDKs' own retries off and nothing taken from the SDKs'
+// environment variables (the configuration is the one source of keys and
+// headers):
 //
 //   - [Anthropic] (anthropic-sdk-go/v2): the Messages API. A page goes as a
 //     single-page PDF document block, a frame as an image block; a schema
-//     as the input_schema of one tool that tool_choice forces.
+//     as the input_schema of one tool that tool_choice forces, the answer
+//     being the tool's streamed input.
 //   - [OpenAI] (openai-go/v3): Chat Completions, with images as data URIs;
 //     any OpenAI-compatible server (Ollama, vLLM, LM Studio) works by its
 //     base URL. Pages are rendered with pdftoppm first ([Rasterizer]). A
