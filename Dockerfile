@@ -30,4 +30,9 @@ WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
 ENTRYPOINT ["mmq"]
-CMD ["run"]
+# The production shape: this container is the API (it needs MMQ_REDIS_ADDR
+# and API keys in MMQ_AUTH_KEYS, and refuses to start without them); run
+# workers from the same image with `worker`. The all-in-one `run` is an
+# explicit choice (`docker run mmq:local run`), and with auth on and no
+# keys it starts only on a loopback address.
+CMD ["api"]

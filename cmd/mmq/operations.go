@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -84,21 +85,25 @@ func (a *App) serveMetrics() error {
 	return nil
 }
 
-// apiAuth is the API's key configuration. An API with auth.enabled and no
-// keys could answer nothing but 401: `mmq run` (AllowOpen) runs it open
-// instead, and says so in its banner; `mmq api` refuses to start.
+// apiAuth is the API's key configuration. It fails closed: an API with
+// auth.enabled and no keys could answer nothing but 401, so it refuses to
+// start, except that `mmq run` (AllowOpen) on a loopback address runs it
+// open as a try-out that no other machine can reach, and says so in its
+// banner. Only auth.enabled=false, said explicitly, opens a reachable API.
 func (a *App) apiAuth() (api.AuthConfig, error) {
 	c := a.Config.Auth
 	auth := api.AuthConfig{Enabled: c.Enabled, KeyHashes: c.Keys, RateLimit: c.RateLimit, Burst: c.Burst}
 	switch {
 	case !c.Enabled:
 		a.authOff = "auth.enabled is false"
-	case len(c.Keys) == 0 && a.AllowOpen:
+	case len(c.Keys) == 0 && a.AllowOpen && isLoopback(a.Config.API.Addr):
 		auth.Enabled = false
-		a.authOff = "auth.keys is empty"
+		a.authOff = "auth.keys is empty; a try-out on a loopback address only"
 	case len(c.Keys) == 0:
-		return auth, errors.New("auth.enabled is true but auth.keys lists no key: create one with `mmq keys create` " +
-			"and put its hash in auth.keys (MMQ_AUTH_KEYS), or set auth.enabled=false (MMQ_AUTH_ENABLED=false) to run the API open")
+		return auth, fmt.Errorf("auth.enabled is true but auth.keys lists no key, and api.addr %s is reachable from other machines: "+
+			"create a key with `mmq keys create` and put its hash in auth.keys (MMQ_AUTH_KEYS), "+
+			"or serve on 127.0.0.1 to try mmq out, or set auth.enabled=false (MMQ_AUTH_ENABLED=false) to run the API open on a trusted network",
+			a.Config.API.Addr)
 	}
 	if auth.Enabled {
 		a.Log.Info().Int("keys", len(c.Keys)).Float64("rate_limit", c.RateLimit).Msg("API keys required")
@@ -106,6 +111,21 @@ func (a *App) apiAuth() (api.AuthConfig, error) {
 		a.Log.Warn().Str("why", a.authOff).Msg("API keys NOT required: anyone who reaches the API can use it")
 	}
 	return auth, nil
+}
+
+// isLoopback reports whether the listen address addr (host:port) accepts
+// connections only from this machine: a loopback IP or "localhost". An
+// empty host listens on every interface, so it is not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // MetricsAddr returns the address /metrics is served on besides the API,

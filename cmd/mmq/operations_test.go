@@ -251,8 +251,38 @@ func TestAuthWithoutKeys(t *testing.T) {
 	defer open.Close()
 	b.Reset()
 	banner(&b, open)
-	if !strings.Contains(b.String(), "auth:       OFF (auth.keys is empty)") || !strings.Contains(b.String(), "mmq keys create") {
+	if !strings.Contains(b.String(), "auth:       OFF (auth.keys is empty; a try-out on a loopback address only)") || !strings.Contains(b.String(), "mmq keys create") {
 		t.Errorf("mmq run banner without keys:\n%s", b.String())
+	}
+
+	// Fail closed: `mmq run` reachable from other machines with auth on
+	// and no key refuses to start (the container image's old default,
+	// 0.0.0.0:8080, ran wide open).
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		wide := *cfg
+		wide.API.Addr = addr
+		reach := &App{Config: &wide, Log: app.Log, RunAPI: true, AllowOpen: true}
+		err := reach.Start(context.Background())
+		if err == nil {
+			reach.Close()
+			t.Errorf("mmq run on %s with auth on and no keys started open", addr)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "mmq keys create") || !strings.Contains(msg, "auth.enabled=false") {
+			t.Errorf("mmq run on %s: %v", addr, err)
+		}
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "127.9.9.9:1": true, "[::1]:8080": true, "localhost:8080": true,
+		"0.0.0.0:8080": false, ":8080": false, "[::]:8080": false, "10.0.0.1:8080": false,
+		"example.com:80": false, "garbage": false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", addr, got, want)
+		}
 	}
 }
 
