@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -157,6 +158,7 @@ func (s *Server) withAuth(next http.Handler, challenge string, guarded func(*htt
 		}
 		id := hex.EncodeToString(sum[:4])
 		zerolog.Ctx(r.Context()).UpdateContext(func(c zerolog.Context) zerolog.Context { return c.Str("key_id", id) })
+		r = r.WithContext(context.WithValue(r.Context(), callerKeyCtx{}, hex.EncodeToString(sum[:])))
 		if lim != nil {
 			res := lim.Reserve()
 			if d := res.Delay(); d > 0 {
@@ -168,6 +170,17 @@ func (s *Server) withAuth(next http.Handler, challenge string, guarded func(*htt
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// callerKeyCtx finds the caller's key digest in a request's context.
+type callerKeyCtx struct{}
+
+// callerKey returns the hex SHA-256 of the API key that made the request
+// of ctx, or "" when the API runs without keys: per-key bounds then hold
+// for all callers together.
+func callerKey(ctx context.Context) string {
+	k, _ := ctx.Value(callerKeyCtx{}).(string)
+	return k
 }
 
 // isAPIPath reports the routes API keys guard: /v1 and below. Health

@@ -247,7 +247,7 @@ func (s *Server) readBatchMultipart(r *http.Request) (shared submitRequest, item
 			return shared, nil, s.bodyError(err)
 		}
 		if part.FormName() == "file" {
-			data, err := s.readUpload(part)
+			data, err := s.readUpload(r.Context(), part)
 			if err != nil {
 				return shared, nil, itemError(len(items), err)
 			}

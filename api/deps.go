@@ -56,6 +56,17 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// StreamReader reads several event streams in one blocking read; the
+// process's stream hub serves every client's stream with it. store.Redis
+// implements it; give it a Redis client of its own (Deps.Streams) so that
+// its blocking reads never take the connections other requests need.
+type StreamReader interface {
+	// ReadStreams returns up to count entries after each cursor, waiting
+	// up to block for the first; entries of the notifications stream
+	// carry their ids only.
+	ReadStreams(ctx context.Context, cursors []tasks.StreamCursor, count int64, block time.Duration) (map[tasks.StreamRef][]tasks.Event, error)
+}
+
 // Blobs keeps job inputs. store.LocalBlobs implements it.
 type Blobs interface {
 	Put(ctx context.Context, data []byte) (key string, err error)

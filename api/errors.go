@@ -39,6 +39,10 @@ var statusOf = map[tasks.Code]int{
 	// API keys and their rate limit.
 	tasks.CodeUnauthorized: http.StatusUnauthorized,
 	tasks.CodeRateLimited:  http.StatusTooManyRequests,
+	// Bounds of one API process.
+	tasks.CodeRequestTimeout: http.StatusRequestTimeout,
+	tasks.CodeTooManyStreams: http.StatusTooManyRequests,
+	tasks.CodeBusy:           http.StatusServiceUnavailable,
 
 	// Videos.
 	tasks.CodeInvalidVideo:      http.StatusUnprocessableEntity,
@@ -80,24 +84,33 @@ const internalMessage = "internal error"
 func writeError(w http.ResponseWriter, err error) {
 	code := tasks.ErrorCode(err)
 	status := httpStatus(code)
-	var msg string
-	var te *tasks.Error
-	switch {
-	case errors.As(err, &te) && te.Message != "":
-		msg = te.Message
-	case status == http.StatusInternalServerError || http.StatusText(status) == "":
-		msg = internalMessage
-	default:
-		msg = strings.ToLower(http.StatusText(status))
-	}
+	msg := clientMessage(err)
 	if rec, ok := w.(interface{ recordError(tasks.Code, error) }); ok {
 		rec.recordError(code, err)
+	}
+	if code == tasks.CodeBusy || code == tasks.CodeTooManyStreams {
+		w.Header().Set("Retry-After", busyRetryAfter)
 	}
 	detail := errorDetail{Code: code, Message: msg}
 	if code == tasks.CodeInvalidSchema {
 		detail.Pointer = schemaPointer(err)
 	}
 	writeJSON(w, status, errorBody{Error: detail})
+}
+
+// clientMessage is what a client may learn of err: the message of a
+// *tasks.Error, never its cause; for an error without one, a generic
+// message of its status.
+func clientMessage(err error) string {
+	status := httpStatus(tasks.ErrorCode(err))
+	var te *tasks.Error
+	switch {
+	case errors.As(err, &te) && te.Message != "":
+		return te.Message
+	case status == http.StatusInternalServerError || http.StatusText(status) == "":
+		return internalMessage
+	}
+	return strings.ToLower(http.StatusText(status))
 }
 
 // writeJSON writes v as the JSON body of a response with status.

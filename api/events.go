@@ -18,10 +18,12 @@ const eventPoll = 5 * time.Second
 // streamID is what a Redis stream id looks like.
 var streamID = regexp.MustCompile(`^[0-9]{1,20}(-[0-9]{1,20})?$`)
 
-// eventSource reads one job's or batch's events, and tells whether it has
-// ended (with the state to report when its stream has already expired).
+// eventSource is one job's or batch's event stream: where it is, how to
+// read what it holds now, and whether its job or batch has ended (with the
+// state to report when its stream has already expired).
 type eventSource struct {
-	read  func(ctx context.Context, after string, block time.Duration) ([]tasks.Event, error)
+	ref   tasks.StreamRef
+	read  func(ctx context.Context, after string) ([]tasks.Event, error)
 	ended func(ctx context.Context) (bool, any, error)
 }
 
@@ -31,8 +33,9 @@ type eventSource struct {
 func (s *Server) handleJobEvents(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.streamEvents(w, r, eventSource{
-		read: func(ctx context.Context, after string, block time.Duration) ([]tasks.Event, error) {
-			return s.deps.Store.JobEvents(ctx, id, after, block)
+		ref: tasks.StreamRef{Kind: tasks.StreamJob, ID: id},
+		read: func(ctx context.Context, after string) ([]tasks.Event, error) {
+			return s.deps.Store.JobEvents(ctx, id, after, 0)
 		},
 		ended: func(ctx context.Context) (bool, any, error) {
 			j, err := s.deps.Store.GetJob(ctx, id)
@@ -48,8 +51,9 @@ func (s *Server) handleJobEvents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleBatchEvents(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.streamEvents(w, r, eventSource{
-		read: func(ctx context.Context, after string, block time.Duration) ([]tasks.Event, error) {
-			return s.deps.Store.BatchEvents(ctx, id, after, block)
+		ref: tasks.StreamRef{Kind: tasks.StreamBatch, ID: id},
+		read: func(ctx context.Context, after string) ([]tasks.Event, error) {
+			return s.deps.Store.BatchEvents(ctx, id, after, 0)
 		},
 		ended: func(ctx context.Context) (bool, any, error) {
 			b, err := s.deps.Store.GetBatch(ctx, id)
@@ -61,6 +65,9 @@ func (s *Server) handleBatchEvents(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// streamEvents serves src as Server-Sent Events. What the stream holds
+// already is read at once; what comes later arrives through the process's
+// stream hub, so an open stream holds no Redis connection of its own.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, src eventSource) {
 	ctx := r.Context()
 	after := r.Header.Get("Last-Event-ID")
@@ -75,6 +82,12 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, src eventS
 		writeError(w, err)
 		return
 	}
+	sub, err := s.streams.subscribe(src.ref, after, callerKey(ctx))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer s.streams.unsubscribe(sub)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -84,16 +97,25 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, src eventS
 	if err := rc.Flush(); err != nil {
 		return
 	}
+	// Catch up with what is there, then follow the hub. The hub starts
+	// from the subscription's position, so events that come between the
+	// two are delivered by both; the ids drop the repeats.
+	evs, err := src.read(ctx, after)
 	for ctx.Err() == nil {
-		evs, err := src.read(ctx, after, eventPoll)
 		if err != nil {
 			if ctx.Err() == nil {
-				fmt.Fprintf(w, "event: error\ndata: %q\n\n", tasks.ErrorMessage(err))
+				writeSSEError(w, err)
 				_ = rc.Flush()
 			}
 			return
 		}
+		pos, _ := parseStreamPos(after)
 		for _, ev := range evs {
+			p, perr := parseStreamPos(ev.ID)
+			if perr != nil || !pos.less(p) {
+				continue
+			}
+			pos = p
 			fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data)
 			after = ev.ID
 			if ev.Final() {
@@ -113,5 +135,13 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, src eventS
 			fmt.Fprint(w, ": keep-alive\n\n")
 		}
 		_ = rc.Flush()
+		evs, err = sub.next(ctx, eventPoll)
 	}
+}
+
+// writeSSEError writes err as an "error" event whose data is the same
+// error object as an HTTP error response's body.
+func writeSSEError(w http.ResponseWriter, err error) {
+	data, _ := json.Marshal(errorBody{Error: errorDetail{Code: tasks.ErrorCode(err), Message: clientMessage(err)}})
+	fmt.Fprintf(w, "event: error\ndata: %s\n\n", data)
 }

@@ -53,6 +53,28 @@ type responseRecorder struct {
 	code    tasks.Code
 	err     error
 	written bool
+	// pattern is the route pattern that matched, from withPattern.
+	pattern string
+}
+
+// withPattern hands the route pattern the mux matched back to the access
+// log's recorder: middleware between them may have replaced the request
+// (r.WithContext), and the mux sets the pattern on the one it was given.
+func withPattern(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		for rw := w; rw != nil; {
+			if rec, ok := rw.(*responseRecorder); ok {
+				rec.pattern = r.Pattern
+				return
+			}
+			u, ok := rw.(interface{ Unwrap() http.ResponseWriter })
+			if !ok {
+				return
+			}
+			rw = u.Unwrap()
+		}
+	})
 }
 
 func (rw *responseRecorder) WriteHeader(status int) {
@@ -107,10 +129,10 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 				Int64("bytes", rec.bytes).
 				Dur("duration", d).
 				Msg("request")
-			// The mux sets the pattern on the request it was given;
-			// requests that no route matched, or that were refused
-			// before the mux, share one label.
-			s.deps.Observer.HTTPRequest(r.Method, cmp.Or(r.Pattern, "unmatched"), rec.status, d)
+			// The mux sets the pattern on the request it was given, which
+			// withPattern hands back; requests that no route matched, or
+			// that were refused before the mux, share one label.
+			s.deps.Observer.HTTPRequest(r.Method, cmp.Or(rec.pattern, r.Pattern, "unmatched"), rec.status, d)
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"time"
@@ -56,7 +57,7 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = min(wait, maxNotificationWait)
 	}
-	ns, err := s.deps.Store.Notifications(r.Context(), after, int64(limit), wait)
+	ns, err := s.waitNotifications(r.Context(), after, int64(limit), wait)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -69,4 +70,28 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
 		resp.LastID = ns[len(ns)-1].StreamID
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// waitNotifications reads the notifications after after, and when there
+// are none yet waits up to wait for one through the stream hub: a long
+// poll holds no Redis connection, and counts as one of its key's streams.
+func (s *Server) waitNotifications(ctx context.Context, after string, limit int64, wait time.Duration) ([]tasks.Notification, error) {
+	ns, err := s.deps.Store.Notifications(ctx, after, limit, 0)
+	if err != nil || len(ns) > 0 || wait <= 0 {
+		return ns, err
+	}
+	sub, err := s.streams.subscribe(tasks.StreamRef{Kind: tasks.StreamNotifications}, after, callerKey(ctx))
+	if err != nil {
+		return nil, err
+	}
+	defer s.streams.unsubscribe(sub)
+	// One that came between the read and the subscription is read now.
+	if ns, err = s.deps.Store.Notifications(ctx, after, limit, 0); err != nil || len(ns) > 0 {
+		return ns, err
+	}
+	evs, err := sub.next(ctx, wait)
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	return s.deps.Store.Notifications(ctx, after, limit, 0)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime"
 	"time"
@@ -59,6 +60,22 @@ type Config struct {
 	// Auth configures API keys and their rate limit. Its zero value leaves
 	// the API open; see AuthConfig.
 	Auth AuthConfig
+	// BodyMinRate is the slowest, in bytes per second averaged over the
+	// time spent waiting for it, that a request body may arrive once
+	// BodyGrace has passed; a slower one is cut off with 408
+	// request_timeout. Defaults to 16 KiB/s and 10 s.
+	BodyMinRate int64
+	BodyGrace   time.Duration
+	// MaxUploadBytesInFlight bounds the request body bytes the process
+	// holds at once; a request that would exceed it gets 503 busy with
+	// Retry-After. Defaults to 2 GiB, and must be at least the largest
+	// request allowed.
+	MaxUploadBytesInFlight int64
+	// SpoolDir is where uploads are written as they arrive, then mapped
+	// into memory while their request runs. Defaults to os.TempDir().
+	SpoolDir string
+	// Streams bounds the event streams open at once; see StreamConfig.
+	Streams StreamConfig
 }
 
 // Defaults of Config.
@@ -99,6 +116,19 @@ func (c *Config) setDefaults() {
 	if c.MaxConcurrentInspections == 0 {
 		c.MaxConcurrentInspections = runtime.GOMAXPROCS(0)
 	}
+	if c.BodyMinRate == 0 {
+		c.BodyMinRate = DefaultBodyMinRate
+	}
+	if c.BodyGrace == 0 {
+		c.BodyGrace = DefaultBodyGrace
+	}
+	if c.MaxUploadBytesInFlight == 0 {
+		c.MaxUploadBytesInFlight = DefaultMaxUploadBytesInFlight
+	}
+	if c.SpoolDir == "" {
+		c.SpoolDir = os.TempDir()
+	}
+	c.Streams.setDefaults()
 	c.Auth.setDefaults()
 }
 
@@ -117,6 +147,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("api: ReadinessTimeout %v is negative", c.ReadinessTimeout)
 	case c.MaxConcurrentInspections < 0:
 		return fmt.Errorf("api: MaxConcurrentInspections %d is negative", c.MaxConcurrentInspections)
+	case c.BodyMinRate < 0 || c.BodyGrace < 0:
+		return fmt.Errorf("api: BodyMinRate %d and BodyGrace %v must not be negative", c.BodyMinRate, c.BodyGrace)
+	case c.MaxUploadBytesInFlight < max(c.MaxUploadBytes+formOverhead, c.MaxBatchUploadBytes):
+		return fmt.Errorf("api: MaxUploadBytesInFlight %d is less than the largest request allowed (%d)",
+			c.MaxUploadBytesInFlight, max(c.MaxUploadBytes+formOverhead, c.MaxBatchUploadBytes))
+	}
+	if err := c.Streams.Validate(); err != nil {
+		return err
 	}
 	return c.Auth.Validate()
 }
@@ -159,6 +197,11 @@ type Deps struct {
 	// Observer hears of every request, for metrics. Defaults to one that
 	// ignores them.
 	Observer Observer
+	// Streams reads the event streams that clients follow (SSE and
+	// notification long polls), one blocking read per process. Defaults to
+	// Store when it implements StreamReader; give it a store on a Redis
+	// client of its own. Without either, streams answer 503.
+	Streams StreamReader
 }
 
 func (d *Deps) setDefaults() {
@@ -167,6 +210,9 @@ func (d *Deps) setDefaults() {
 	}
 	if d.Observer == nil {
 		d.Observer = nopObserver{}
+	}
+	if d.Streams == nil {
+		d.Streams, _ = d.Store.(StreamReader)
 	}
 }
 
@@ -185,6 +231,7 @@ func (d *Deps) Validate() error {
 	if d.Sniff == nil {
 		errs = append(errs, errors.New("api: Deps.Sniff is required"))
 	}
+
 	for name, check := range d.Checks {
 		if name == redisCheck {
 			errs = append(errs, fmt.Errorf("api: Deps.Checks: %q is reserved for the store's ping", redisCheck))
@@ -216,6 +263,10 @@ type Server struct {
 	inspections chan struct{}
 	// keys are the API keys and their rate limiters.
 	keys *keyring
+	// uploads bounds the upload bytes held at once.
+	uploads *uploadBudget
+	// streams bounds and feeds the event streams.
+	streams *streamHub
 	// schemas keeps the compiled schemas of recent jobs, so that the items
 	// of a batch, and a client's repeated jobs, compile theirs once.
 	schemas *schema.Cache
@@ -237,6 +288,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:         deps.Logger,
 		inspections: make(chan struct{}, cfg.MaxConcurrentInspections),
 		keys:        newKeyring(cfg.Auth),
+		uploads:     &uploadBudget{max: cfg.MaxUploadBytesInFlight},
+		streams:     newStreamHub(cfg.Streams, deps.Streams, deps.Logger),
 		schemas:     &schema.Cache{MaxBytes: tasks.MaxSchemaBytes, Size: schemaCacheSize},
 	}
 	s.handler = s.routes()
@@ -273,5 +326,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, tasks.Errorf(tasks.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
-	return s.withRequestID(s.withAccessLog(s.withAuth(withRecovery(mux), challengeBearer, isAPIPath)))
+	return s.withRequestID(s.withAccessLog(s.withAuth(
+		withBodyMinRate(s.cfg.BodyMinRate, s.cfg.BodyGrace, s.withUploads(withRecovery(withPattern(mux)))),
+		challengeBearer, isAPIPath)))
 }

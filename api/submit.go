@@ -396,8 +396,8 @@ func jsonType(kind string) string {
 }
 
 // readMultipart parses the multipart form of a submit request, streaming the
-// parts: the file is read into memory once, bounded by MaxUploadBytes, and
-// nothing is spooled to disk.
+// parts: the file is spooled to disk once, bounded by MaxUploadBytes, and
+// mapped into memory for the request's length (see withUploads).
 func (s *Server) readMultipart(r *http.Request) (*submitRequest, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -421,7 +421,7 @@ func (s *Server) readMultipart(r *http.Request) (*submitRequest, error) {
 		if name == "file" {
 			req.hasFile = true
 			req.filename = part.FileName()
-			if req.file, err = s.readUpload(part); err != nil {
+			if req.file, err = s.readUpload(r.Context(), part); err != nil {
 				return nil, err
 			}
 			continue
@@ -440,13 +440,13 @@ func (s *Server) readMultipart(r *http.Request) (*submitRequest, error) {
 	return &req, nil
 }
 
-// readUpload reads the file part, refusing one larger than MaxUploadBytes.
-func (s *Server) readUpload(part *multipart.Part) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(part, s.cfg.MaxUploadBytes+1))
+// readUpload spools the file part, refusing one larger than MaxUploadBytes.
+func (s *Server) readUpload(ctx context.Context, part *multipart.Part) ([]byte, error) {
+	data, tooLarge, err := spool(ctx, part, s.cfg.MaxUploadBytes)
 	if err != nil {
 		return nil, s.bodyError(err)
 	}
-	if int64(len(data)) > s.cfg.MaxUploadBytes {
+	if tooLarge {
 		return nil, s.tooLarge(nil)
 	}
 	return data, nil

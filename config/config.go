@@ -64,6 +64,25 @@ type Redis struct {
 	// must then be empty, DB 0, and store.prefix a hash tag (see
 	// store/doc.go).
 	Cluster RedisCluster `mapstructure:"cluster"`
+	// TLS configures TLS to Redis (every mode, and asynqmon's connection).
+	TLS RedisTLS `mapstructure:"tls"`
+}
+
+// RedisTLS configures TLS to Redis. Its zero value is plain TCP.
+type RedisTLS struct {
+	// Enabled speaks TLS to Redis, verifying its certificate against the
+	// system's roots or CAFile. Defaults to false.
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile, if set, is a PEM file of the CAs that sign Redis's
+	// certificate, instead of the system's roots.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile and KeyFile, if set, are a client certificate for Redis
+	// servers that require one (tls-auth-clients).
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// ServerName overrides the name checked in Redis's certificate.
+	// Defaults to the host of the address dialed.
+	ServerName string `mapstructure:"server_name"`
 }
 
 // RedisSentinel locates a primary through Redis Sentinel.
@@ -110,6 +129,53 @@ func (r Redis) Mode() string {
 type API struct {
 	Addr            string        `mapstructure:"addr"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// ReadHeaderTimeout bounds reading a request's headers. Defaults to 10s.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long. Defaults
+	// to 30s.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// BodyMinRate is the slowest a request body may arrive, in bytes per
+	// second averaged from its start, after BodyGrace: a slower client is
+	// cut off (408). Defaults to 16384 (16 KiB/s); 0 keeps the default.
+	BodyMinRate int64 `mapstructure:"body_min_rate"`
+	// BodyGrace is the time a body may take before BodyMinRate applies.
+	// Defaults to 10s.
+	BodyGrace time.Duration `mapstructure:"body_grace"`
+	// MaxUploadBytesInFlight bounds the upload bytes one API process holds
+	// at once, on disk and in memory; a request over it gets 503 with
+	// Retry-After. Defaults to 2 GiB; at least the largest request allowed.
+	MaxUploadBytesInFlight int64 `mapstructure:"max_upload_bytes_in_flight"`
+	// SpoolDir is where uploads are written while they arrive. Defaults to
+	// a .spool directory in blobs.dir for the local backend, else the
+	// system's temporary directory.
+	SpoolDir string `mapstructure:"spool_dir"`
+	// MaxStreams bounds the event streams (SSE) open at once in one API
+	// process, MaxStreamsPerKey those of one API key; over them: 429.
+	// Defaults to 2000 and 100.
+	MaxStreams       int `mapstructure:"max_streams"`
+	MaxStreamsPerKey int `mapstructure:"max_streams_per_key"`
+	// TLSCertFile and TLSKeyFile, both set, serve the API over HTTPS.
+	TLSCertFile string `mapstructure:"tls_cert_file"`
+	TLSKeyFile  string `mapstructure:"tls_key_file"`
+}
+
+// validate reports API settings that cannot work with limits.
+func (a API) validate(l Limits) []error {
+	var errs []error
+	if a.ReadHeaderTimeout <= 0 || a.IdleTimeout <= 0 || a.BodyGrace <= 0 || a.BodyMinRate <= 0 {
+		errs = append(errs, errors.New("api.read_header_timeout, api.idle_timeout, api.body_grace and api.body_min_rate must be positive"))
+	}
+	if a.MaxStreams <= 0 || a.MaxStreamsPerKey <= 0 || a.MaxStreamsPerKey > a.MaxStreams {
+		errs = append(errs, errors.New("api.max_streams and api.max_streams_per_key must be positive, per key at most all"))
+	}
+	if largest := max(l.MaxUploadBytes+1<<20, l.MaxBatchUploadBytes); a.MaxUploadBytesInFlight < largest {
+		errs = append(errs, fmt.Errorf("api.max_upload_bytes_in_flight %d is less than the largest request allowed (%d): that request could never be served",
+			a.MaxUploadBytesInFlight, largest))
+	}
+	if (a.TLSCertFile == "") != (a.TLSKeyFile == "") {
+		errs = append(errs, errors.New("api.tls_cert_file and api.tls_key_file go together"))
+	}
+	return errs
 }
 
 // Worker configures job processing.
@@ -293,9 +359,25 @@ var Defaults = map[string]any{
 	"redis.sentinel.username":    "",
 	"redis.sentinel.password":    "",
 	"redis.cluster.addrs":        []string{},
+	"redis.tls.enabled":          false,
+	"redis.tls.ca_file":          "",
+	"redis.tls.cert_file":        "",
+	"redis.tls.key_file":         "",
+	"redis.tls.server_name":      "",
 
 	"api.addr":             "127.0.0.1:8080",
 	"api.shutdown_timeout": "10s",
+
+	"api.read_header_timeout":        "10s",
+	"api.idle_timeout":               "30s",
+	"api.body_min_rate":              16384,
+	"api.body_grace":                 "10s",
+	"api.max_upload_bytes_in_flight": 2147483648,
+	"api.spool_dir":                  "",
+	"api.max_streams":                2000,
+	"api.max_streams_per_key":        100,
+	"api.tls_cert_file":              "",
+	"api.tls_key_file":               "",
 
 	"worker.concurrency":                 4,
 	"worker.page_concurrency":            8,
@@ -458,6 +540,10 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ssrf.ParseNetworks(c.SSRF.AllowedNetworks); err != nil {
 		errs = append(errs, fmt.Errorf("ssrf.allowed_networks: %w", err))
+	}
+	errs = append(errs, c.API.validate(c.Limits)...)
+	if t := c.Redis.TLS; (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, errors.New("redis.tls.cert_file and redis.tls.key_file go together"))
 	}
 	errs = append(errs, c.Models.validate()...)
 	errs = append(errs, c.validateOperations()...)

@@ -59,6 +59,15 @@ const (
 	// CodeRateLimited: the key's request rate is used up; retry after the
 	// response's Retry-After.
 	CodeRateLimited Code = "rate_limited"
+	// CodeRequestTimeout: the request body arrived slower than the
+	// server's minimum rate and was cut off; send it again.
+	CodeRequestTimeout Code = "request_timeout"
+	// CodeTooManyStreams: the key, or the server, holds as many event
+	// streams open as it allows; close one or retry later.
+	CodeTooManyStreams Code = "too_many_streams"
+	// CodeBusy: the server holds as many upload bytes as it allows at
+	// once; retry after the response's Retry-After.
+	CodeBusy Code = "busy"
 )
 
 // permanentCodes lists the codes that no retry can fix.

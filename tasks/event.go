@@ -20,3 +20,24 @@ func (e Event) Final() bool {
 	}
 	return e.Type == "state" && json.Unmarshal(e.Data, &d) == nil && d.Final
 }
+
+// Stream kinds of a StreamRef.
+const (
+	StreamJob           = "job"
+	StreamBatch         = "batch"
+	StreamNotifications = "notifications"
+)
+
+// StreamRef names one event stream: a job's or a batch's (Kind StreamJob
+// or StreamBatch, with its ID), or the notifications (StreamNotifications,
+// no ID).
+type StreamRef struct {
+	Kind string
+	ID   string
+}
+
+// StreamCursor is a position in a stream: the events after After.
+type StreamCursor struct {
+	Stream StreamRef
+	After  string
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -48,12 +49,14 @@ type App struct {
 	rdb      redis.UniversalClient
 	// redisConf is redis.* with the embedded Redis's address filled in.
 	redisConf config.Redis
-	store     *store.Redis
-	queue     *asynq.Client
-	worker    *worker.Worker
-	http      *http.Server
-	ln        net.Listener
-	serveErr  chan error
+	// redisTLS is redis.tls's configuration, nil for plain TCP.
+	redisTLS *tls.Config
+	store    *store.Redis
+	queue    *asynq.Client
+	worker   *worker.Worker
+	http     *http.Server
+	ln       net.Listener
+	serveErr chan error
 	// metrics is nil when neither metrics.enabled nor metrics.addr asks
 	// for metrics; metricsHTTP serves them on metrics.addr.
 	metrics     *metrics.Registry
@@ -61,6 +64,9 @@ type App struct {
 	metricsLn   net.Listener
 	// authOff says why the API runs without keys; empty when it needs them.
 	authOff string
+	// streamRDB and streamStore serve the API's event streams.
+	streamRDB   redis.UniversalClient
+	streamStore *store.Redis
 	// monitor is asynqmon, which holds Redis connections of its own.
 	monitor *asynqmon.HTTPHandler
 }
@@ -77,12 +83,21 @@ func (a *App) Start(ctx context.Context) (err error) {
 		return err
 	}
 	cfg := a.Config
-	if a.store, err = store.New(a.rdb, store.Config{
+	storeConf := store.Config{
 		Prefix:              cfg.Store.Prefix,
 		Retention:           cfg.Store.Retention,
 		NotificationsMaxLen: cfg.Store.NotificationsMaxLen,
-	}); err != nil {
+	}
+	if a.store, err = store.New(a.rdb, storeConf); err != nil {
 		return err
+	}
+	if a.RunAPI {
+		// The API's event streams block in Redis: on a client of their
+		// own, so that they never take a connection a request needs.
+		a.streamRDB = newRedisClient(a.redisConf, a.redisTLS)
+		if a.streamStore, err = store.New(a.streamRDB, storeConf); err != nil {
+			return err
+		}
 	}
 	blobs, err := a.openBlobs(ctx)
 	if err != nil {
@@ -116,7 +131,14 @@ func (a *App) openRedis(ctx context.Context) error {
 		rc.Addr = mr.Addr()
 	}
 	a.redisConf = rc
-	a.rdb = newRedisClient(rc)
+	if a.embedded == nil {
+		tc, err := redisTLS(rc.TLS)
+		if err != nil {
+			return err
+		}
+		a.redisTLS = tc
+	}
+	a.rdb = newRedisClient(rc, a.redisTLS)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := a.rdb.Ping(pctx).Err(); err != nil {
@@ -216,16 +238,21 @@ func (a *App) startAPI(blobs blobStore) error {
 		return err
 	}
 	srv, err := api.New(api.Config{
-		MaxUploadBytes:      cfg.Limits.MaxUploadBytes,
-		MaxPages:            cfg.Limits.MaxPages,
-		MaxFrames:           cfg.Limits.MaxFrames,
-		MaxBatchJobs:        cfg.Limits.MaxBatchJobs,
-		MaxBatchUploadBytes: cfg.Limits.MaxBatchUploadBytes,
-		Auth:                auth,
-		Enqueue:             tasks.EnqueueConfig{Timeout: cfg.Tasks.Timeout, MaxRetry: cfg.Tasks.MaxRetry, Retention: cfg.Tasks.Retention},
-		SSRF:                guard,
-		RefuseCallbacks:     cfg.Webhooks.Secret == "",
-		Webhooks:            whTasks,
+		MaxUploadBytes:         cfg.Limits.MaxUploadBytes,
+		MaxPages:               cfg.Limits.MaxPages,
+		MaxFrames:              cfg.Limits.MaxFrames,
+		MaxBatchJobs:           cfg.Limits.MaxBatchJobs,
+		MaxBatchUploadBytes:    cfg.Limits.MaxBatchUploadBytes,
+		Auth:                   auth,
+		BodyMinRate:            cfg.API.BodyMinRate,
+		BodyGrace:              cfg.API.BodyGrace,
+		MaxUploadBytesInFlight: cfg.API.MaxUploadBytesInFlight,
+		SpoolDir:               a.spoolDir(),
+		Streams:                api.StreamConfig{Max: cfg.API.MaxStreams, MaxPerKey: cfg.API.MaxStreamsPerKey},
+		Enqueue:                tasks.EnqueueConfig{Timeout: cfg.Tasks.Timeout, MaxRetry: cfg.Tasks.MaxRetry, Retention: cfg.Tasks.Retention},
+		SSRF:                   guard,
+		RefuseCallbacks:        cfg.Webhooks.Secret == "",
+		Webhooks:               whTasks,
 	}, api.Deps{
 		Store:    a.store,
 		Blobs:    blobs,
@@ -234,6 +261,7 @@ func (a *App) startAPI(blobs blobStore) error {
 		Sniff:    media.SniffKind,
 		Logger:   a.Log,
 		Observer: a.apiObserver(),
+		Streams:  a.streamStore,
 		InspectPDF: func(ctx context.Context, data []byte, password string, maxPages int) (int, error) {
 			d, err := media.OpenPDF(ctx, data, media.PDFOptions{Password: password, MaxPages: maxPages, Repair: cfg.Worker.RepairPDF, QPDFPath: cfg.Tools.QPDF})
 			if err != nil {
@@ -258,7 +286,7 @@ func (a *App) startAPI(blobs blobStore) error {
 		root := strings.TrimSuffix(cfg.Monitor.Path, "/")
 		mon := asynqmon.New(asynqmon.Options{
 			RootPath:          root,
-			RedisConnOpt:      asynqConnOpt(a.redisConf),
+			RedisConnOpt:      asynqConnOpt(a.redisConf, a.redisTLS),
 			ReadOnly:          cfg.Monitor.ReadOnly,
 			PrometheusAddress: cfg.Monitor.PrometheusAddr,
 		})
@@ -273,9 +301,21 @@ func (a *App) startAPI(blobs blobStore) error {
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.API.ReadHeaderTimeout,
+		IdleTimeout:       cfg.API.IdleTimeout,
+		// No ReadTimeout or WriteTimeout: they would cut off event streams
+		// and large uploads on slow links. Bodies are bounded by a minimum
+		// rate instead (api.body_min_rate).
+		MaxHeaderBytes: 64 << 10,
+	}
 	a.serveErr = make(chan error, 1)
-	go func() { a.serveErr <- a.http.Serve(a.ln) }()
+	if c := cfg.API; c.TLSCertFile != "" {
+		go func() { a.serveErr <- a.http.ServeTLS(a.ln, c.TLSCertFile, c.TLSKeyFile) }()
+	} else {
+		go func() { a.serveErr <- a.http.Serve(a.ln) }()
+	}
 	return nil
 }
 
@@ -351,6 +391,10 @@ func (a *App) Close() error {
 	if a.monitor != nil {
 		_ = a.monitor.Close()
 		a.monitor = nil
+	}
+	if a.streamRDB != nil {
+		_ = a.streamRDB.Close()
+		a.streamRDB = nil
 	}
 	if a.rdb != nil {
 		_ = a.rdb.Close()

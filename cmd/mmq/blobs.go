@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/config"
@@ -49,4 +51,21 @@ func blobsCheck(b blobStore) func(context.Context) error {
 		return func(context.Context) error { return nil }
 	}
 	return p.Ping
+}
+
+// spoolDir is where the API spools uploads: api.spool_dir, else a .spool
+// directory beside the local blobs (the same disk, which must hold them
+// anyway), else the system's temporary directory. Spooled files are
+// unlinked as soon as they are created, so none outlives its request.
+func (a *App) spoolDir() string {
+	if d := a.Config.API.SpoolDir; d != "" {
+		return d
+	}
+	if a.Config.Blobs.Backend != config.BlobsS3 {
+		d := filepath.Join(a.Config.Blobs.Dir, ".spool")
+		if err := os.MkdirAll(d, 0o700); err == nil {
+			return d
+		}
+	}
+	return os.TempDir()
 }

@@ -66,14 +66,14 @@ func TestRedisClientOptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := newRedisClient(tt.rc)
+			c := newRedisClient(tt.rc, nil)
 			defer c.Close()
 			tt.check(t, c)
-			if got := asynqConnOpt(tt.rc); !reflect.DeepEqual(got, tt.opt) {
+			if got := asynqConnOpt(tt.rc, nil); !reflect.DeepEqual(got, tt.opt) {
 				t.Errorf("asynq option %#v, want %#v", got, tt.opt)
 			}
 			// asynqmon needs the option to make a go-redis v9 client.
-			if rc, ok := asynqConnOpt(tt.rc).MakeRedisClient().(redis.UniversalClient); !ok {
+			if rc, ok := asynqConnOpt(tt.rc, nil).MakeRedisClient().(redis.UniversalClient); !ok {
 				t.Errorf("asynq option makes a %T", rc)
 			} else {
 				rc.Close()
