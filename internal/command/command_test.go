@@ -11,7 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/mmq/mmq/internal/command"
