@@ -85,10 +85,8 @@ func (s *Server) waitNotifications(ctx context.Context, after string, limit int6
 		return nil, err
 	}
 	defer s.streams.unsubscribe(sub)
-	// One that came between the read and the subscription is read now.
-	if ns, err = s.deps.Store.Notifications(ctx, after, limit, 0); err != nil || len(ns) > 0 {
-		return ns, err
-	}
+	// The hub reads from after, so one that came since the read above
+	// wakes the wait too.
 	evs, err := sub.next(ctx, wait)
 	if err != nil || len(evs) == 0 {
 		return nil, err

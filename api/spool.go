@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sync"
 	"sync/atomic"
 
 	"github.com/mmq/mmq/tasks"
@@ -82,8 +81,9 @@ type spoolKey struct{}
 // soon as they are created, so nothing is left on disk if the process
 // dies; the mappings go when the request ends.
 type requestSpool struct {
-	dir  string
-	mu   sync.Mutex
+	dir string
+	// maps are the request's mapped uploads; a handler reads its parts
+	// one after another, so they need no lock.
 	maps []mapped
 }
 
@@ -149,15 +149,11 @@ func spool(ctx context.Context, src io.Reader, max int64) (data []byte, tooLarge
 	if err != nil {
 		return nil, false, fmt.Errorf("api: map spooled upload: %w", err)
 	}
-	sp.mu.Lock()
 	sp.maps = append(sp.maps, m)
-	sp.mu.Unlock()
 	return m.data, false, nil
 }
 
 func (sp *requestSpool) close(log *zerolog.Logger) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
 	var errs []error
 	for _, m := range sp.maps {
 		errs = append(errs, m.release())

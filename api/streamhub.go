@@ -144,13 +144,6 @@ func (h *streamHub) unsubscribe(sub *subscription) {
 	}
 }
 
-// open returns how many streams are open.
-func (h *streamHub) open() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
-
 // next waits up to wait for sub's next events; none after wait is no
 // error. An error ends the stream.
 func (sub *subscription) next(ctx context.Context, wait time.Duration) ([]tasks.Event, error) {

@@ -159,18 +159,16 @@ type API struct {
 	TLSKeyFile  string `mapstructure:"tls_key_file"`
 }
 
-// validate reports API settings that cannot work with limits.
-func (a API) validate(l Limits) []error {
+// validate reports API settings that cannot work.
+func (a API) validate() []error {
 	var errs []error
 	if a.ReadHeaderTimeout <= 0 || a.IdleTimeout <= 0 || a.BodyGrace <= 0 || a.BodyMinRate <= 0 {
 		errs = append(errs, errors.New("api.read_header_timeout, api.idle_timeout, api.body_grace and api.body_min_rate must be positive"))
 	}
-	if a.MaxStreams <= 0 || a.MaxStreamsPerKey <= 0 || a.MaxStreamsPerKey > a.MaxStreams {
-		errs = append(errs, errors.New("api.max_streams and api.max_streams_per_key must be positive, per key at most all"))
-	}
-	if largest := max(l.MaxUploadBytes+1<<20, l.MaxBatchUploadBytes); a.MaxUploadBytesInFlight < largest {
-		errs = append(errs, fmt.Errorf("api.max_upload_bytes_in_flight %d is less than the largest request allowed (%d): that request could never be served",
-			a.MaxUploadBytesInFlight, largest))
+	// How they relate to each other and to limits (per key at most all;
+	// the upload budget at least the largest request) api.New checks.
+	if a.MaxStreams <= 0 || a.MaxStreamsPerKey <= 0 || a.MaxUploadBytesInFlight <= 0 {
+		errs = append(errs, errors.New("api.max_streams, api.max_streams_per_key and api.max_upload_bytes_in_flight must be positive"))
 	}
 	if (a.TLSCertFile == "") != (a.TLSKeyFile == "") {
 		errs = append(errs, errors.New("api.tls_cert_file and api.tls_key_file go together"))
@@ -541,7 +539,7 @@ func (c *Config) Validate() error {
 	if _, err := ssrf.ParseNetworks(c.SSRF.AllowedNetworks); err != nil {
 		errs = append(errs, fmt.Errorf("ssrf.allowed_networks: %w", err))
 	}
-	errs = append(errs, c.API.validate(c.Limits)...)
+	errs = append(errs, c.API.validate()...)
 	if t := c.Redis.TLS; (t.CertFile == "") != (t.KeyFile == "") {
 		errs = append(errs, errors.New("redis.tls.cert_file and redis.tls.key_file go together"))
 	}

@@ -45,10 +45,15 @@ func (s *Redis) readEvents(ctx context.Context, key, after string, block time.Du
 	var evs []tasks.Event
 	for _, st := range streams {
 		for _, m := range st.Messages {
-			typ, _ := m.Values["type"].(string)
-			data, _ := m.Values["data"].(string)
-			evs = append(evs, tasks.Event{ID: m.ID, Type: typ, Data: []byte(data)})
+			evs = append(evs, eventOf(m))
 		}
 	}
 	return evs, nil
+}
+
+// eventOf is the event a job's or batch's stream entry holds.
+func eventOf(m redis.XMessage) tasks.Event {
+	typ, _ := m.Values["type"].(string)
+	data, _ := m.Values["data"].(string)
+	return tasks.Event{ID: m.ID, Type: typ, Data: []byte(data)}
 }

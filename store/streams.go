@@ -61,13 +61,11 @@ func (s *Redis) ReadStreams(ctx context.Context, cursors []tasks.StreamCursor, c
 		ref := refOf[st.Stream]
 		evs := make([]tasks.Event, 0, len(st.Messages))
 		for _, m := range st.Messages {
-			ev := tasks.Event{ID: m.ID}
-			if ref.Kind != tasks.StreamNotifications {
-				ev.Type, _ = m.Values["type"].(string)
-				data, _ := m.Values["data"].(string)
-				ev.Data = []byte(data)
+			if ref.Kind == tasks.StreamNotifications {
+				evs = append(evs, tasks.Event{ID: m.ID})
+			} else {
+				evs = append(evs, eventOf(m))
 			}
-			evs = append(evs, ev)
 		}
 		out[ref] = evs
 	}
