@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -133,21 +134,47 @@ func ValidateURL(raw string) (*url.URL, error) {
 
 // CheckURL checks raw's form like ValidateURL and refuses a host that is a
 // refused IP literal or a name of the loopback ("localhost",
-// "*.localhost"). Other names are checked when a connection to them opens.
+// "*.localhost", with or without a trailing dot). Other names are checked
+// when a connection to them opens.
+//
+// A host whose last label is a number is an IPv4 address, in any of the
+// forms browsers (the WHATWG URL Standard) and inet_aton accept: one to four
+// dot-separated parts, each decimal, octal (leading 0) or hex (leading 0x),
+// the last filling the remaining bytes, with an optional trailing dot —
+// "2130706433", "0x7f000001", "0177.0.0.1", "127.1" and "127.0.0.1." all
+// spell 127.0.0.1. It is checked as that address, so a public one written
+// so ("0x08080808") passes like its dotted form; one that is no address
+// ("256.256.256.256", "4294967296", "1.2.3.4.5", "08.1.1.1") is refused as
+// invalid, as browsers refuse it. So is a host with an empty label
+// ("a..b") or a bracketed host that is no IPv6 address.
 func (c Config) CheckURL(raw string) (*url.URL, error) {
 	u, err := ValidateURL(raw)
 	if err != nil {
 		return nil, err
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	invalid := func(format string, args ...any) error {
+		return &URLError{Reason: fmt.Sprintf(format, args...), Err: ErrInvalidURL}
+	}
+	host := strings.ToLower(u.Hostname())
 	var addr netip.Addr
-	switch {
-	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
-		addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	default:
-		// A zone ("fe80::1%eth0") makes the literal parse; it is link-local
-		// either way.
+	if strings.Contains(host, ":") {
+		// Only brackets let a colon into a host: an IPv6 literal. A zone
+		// ("fe80::1%eth0") makes it parse; it is link-local either way.
 		if addr, err = netip.ParseAddr(host); err != nil {
+			return nil, invalid("URL host [%s] is not an IPv6 address", u.Hostname())
+		}
+	} else {
+		name := strings.TrimSuffix(host, ".")
+		if name == "" || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
+			return nil, invalid("URL host %s has an empty label", u.Hostname())
+		}
+		var numeric bool
+		switch addr, numeric = parseIPv4(name); {
+		case name == "localhost" || strings.HasSuffix(name, ".localhost"):
+			addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		case numeric && !addr.IsValid():
+			return nil, invalid("URL host %s is not a valid IPv4 address", u.Hostname())
+		case !numeric:
 			return u, nil
 		}
 	}
@@ -157,6 +184,57 @@ func (c Config) CheckURL(raw string) (*url.URL, error) {
 		return nil, &URLError{Reason: fmt.Sprintf("URL host %s is not reachable from this server (%s)", u.Hostname(), ae.Reason), Err: err}
 	}
 	return u, nil
+}
+
+// parseIPv4 parses name (lower case, without a trailing dot) the way the
+// WHATWG URL Standard's host parser does, which agrees with inet_aton (what
+// glibc's getaddrinfo and many other clients apply to names) on valid input.
+// The standard library has no such parser: netip.ParseAddr takes only the
+// dotted-decimal form. numeric reports whether name's last label is a number
+// (decimal digits or 0x-hex), which makes name an IPv4 address or nothing;
+// addr is then that address, or invalid when name is none.
+func parseIPv4(name string) (addr netip.Addr, numeric bool) {
+	parts := strings.Split(name, ".")
+	last := parts[len(parts)-1]
+	if _, ok := ipv4Number(last); !ok && strings.Trim(last, "0123456789") != "" {
+		return netip.Addr{}, false
+	}
+	if len(parts) > 4 {
+		return netip.Addr{}, true
+	}
+	var v uint64
+	for i, p := range parts {
+		n, ok := ipv4Number(p)
+		bits := 8 // the last part fills the bytes that are left
+		if i == len(parts)-1 {
+			bits = 8 * (5 - len(parts))
+		}
+		if !ok || n >= 1<<bits {
+			return netip.Addr{}, true
+		}
+		v = v<<bits | n
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// ipv4Number parses one part of a numeric host: hex after "0x" (a bare "0x"
+// is 0), octal after another leading 0, decimal otherwise. A value too large
+// for a uint64 comes back as the largest one, out of every part's range.
+func ipv4Number(s string) (uint64, bool) {
+	base := 10
+	switch {
+	case strings.HasPrefix(s, "0x"):
+		if base, s = 16, s[2:]; s == "" {
+			return 0, true
+		}
+	case len(s) > 1 && s[0] == '0':
+		base, s = 8, s[1:]
+	}
+	n, err := strconv.ParseUint(s, base, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	return n, true
 }
 
 // CheckAddr returns an *AddrError when c refuses connections to ip.
@@ -183,8 +261,20 @@ func (c Config) CheckAddr(ip netip.Addr) error {
 // address, checked as such.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
-// special lists the special-purpose ranges (IANA's registries) that the
-// standard library's predicates do not cover, with the reason given.
+// globalUnicast is the only IPv6 space IANA allocates for global unicast;
+// the rest is reserved, and refused unless special names it first.
+var globalUnicast = netip.MustParsePrefix("2000::/3")
+
+// special lists the special-purpose ranges that the standard library's
+// predicates (unspecified, loopback, link-local, multicast, private) do not
+// cover, with the reason given: every block of IANA's IPv4 and IPv6
+// Special-Purpose Address Registries that is not globally reachable, and a
+// few more. Blocks that only partly are refused whole: 192.0.0.0/24,
+// 2001::/23 (Teredo, benchmarking, ORCHID, AMT, AS112...) and 6to4's
+// 2002::/16, whose relays would carry a request to the embedded IPv4 address
+// whichever it is. IPv4-mapped addresses (::ffff:0:0/96) are checked as
+// the IPv4 address they map, by CheckAddr, and NAT64's 64:ff9b::/96 by its
+// embedded one.
 var special = []struct {
 	prefix netip.Prefix
 	reason string
@@ -199,8 +289,12 @@ var special = []struct {
 	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"}, // with 255.255.255.255, broadcast
 	{netip.MustParsePrefix("::/96"), "IPv4-compatible (deprecated)"},
+	// RFC 2765's IPv4-translated addresses, ::ffff:0:a.b.c.d, which are
+	// not ::ffff:a.b.c.d: only an SIIT translator reaches them.
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "IPv4-translated"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64"},
 	{netip.MustParsePrefix("100::/64"), "discard-only"},
+	{netip.MustParsePrefix("100:0:0:1::/64"), "dummy prefix"},
 	{netip.MustParsePrefix("2001::/23"), "IETF protocol assignments (Teredo, benchmarking, ORCHID)"},
 	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 	{netip.MustParsePrefix("2002::/16"), "6to4"},
@@ -234,6 +328,9 @@ func refusedReason(ip netip.Addr) string {
 		if s.prefix.Contains(ip) {
 			return s.reason
 		}
+	}
+	if ip.Is6() && !globalUnicast.Contains(ip) {
+		return "outside IPv6 global unicast (2000::/3)"
 	}
 	return ""
 }

@@ -57,6 +57,38 @@ func TestCheckAddr(t *testing.T) {
 		{"64:ff9b::a9fe:a9fe", "NAT64 of a link-local address"},
 		{"fec0::1", "site-local (deprecated)"},
 		{"::7f00:1", "IPv4-compatible (deprecated)"},
+		// Ranges of IANA's special-purpose registries, at their edges.
+		{"172.15.255.255", ""},
+		{"172.32.0.0", ""},
+		{"100.63.255.255", ""},
+		{"100.128.0.0", ""},
+		{"192.0.0.8", "IETF protocol assignments"},
+		{"192.0.1.1", ""},
+		{"192.88.99.1", "6to4 relay"},
+		{"198.19.255.255", "benchmarking"},
+		{"198.51.100.7", "documentation"},
+		{"203.0.113.7", "documentation"},
+		{"223.255.255.255", ""},
+		{"::ffff:0:7f00:1", "IPv4-translated"},  // ::ffff:0:127.0.0.1
+		{"::ffff:0:808:808", "IPv4-translated"}, // refused whatever the IPv4 address
+		{"::ffff:0:0", "unspecified"},           // IPv4-mapped 0.0.0.0
+		{"64:ff9b::a00:1", "NAT64 of a private address"},
+		{"64:ff9b::ffff:ffff", "NAT64 of a reserved address"},
+		{"64:ff9b:1::808:808", "local-use NAT64"},
+		{"100::1", "discard-only"},
+		{"100:0:0:1::1", "dummy prefix"},
+		{"2001:2::1", "IETF protocol assignments (Teredo, benchmarking, ORCHID)"},
+		{"2001:200::1", ""}, // just past 2001::/23
+		{"2002:808:808::1", "6to4"},
+		{"3fff::1", "documentation"},
+		{"3fff:1000::1", ""}, // just past 3fff::/20
+		{"5f00::1", "segment routing"},
+		{"fc00::1", "private"},
+		{"febf::1", "link-local"},
+		{"ff0e::1", "multicast"},
+		{"4000::1", "outside IPv6 global unicast (2000::/3)"},
+		{"::ffff:1:7f00:1", "outside IPv6 global unicast (2000::/3)"},
+		{"2606:2800:21f:cb07:6820:80da:af6b:c2c8", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.addr, func(t *testing.T) {
@@ -129,6 +161,14 @@ func TestCheckURL(t *testing.T) {
 		{url: "http://[fe80::1%25eth0]/", refused: true},
 		{url: "http://0.0.0.0/", refused: true},
 		{url: "http://10.0.0.1/", refused: true},
+		{url: "http://localhost../", invalid: true},
+		{url: "http://a..example.com/", invalid: true},
+		{url: "http://./", invalid: true},
+		{url: "http://[v1.fe]/", invalid: true},
+		{url: "http://example.com./"},
+		{url: "http://1.2.3.example/"}, // a name: its last label is no number
+		{url: "http://0xdeadbeef.example/"},
+		{url: "http://[2606:2800:21f:cb07:6820:80da:af6b:c2c8]/"},
 	}
 	for _, c := range cases {
 		t.Run(c.url[:min(len(c.url), 60)], func(t *testing.T) {
@@ -156,6 +196,91 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
+// Numeric hosts are the IPv4 addresses browsers and inet_aton read in them.
+func TestCheckURLNumericHost(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		url  string
+		want error  // nil, ErrRefused or ErrInvalidURL
+		addr string // the address refused
+	}{
+		{"http://0x7f000001/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://0X7F000001/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://2130706433:8080/x", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://017700000001/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://127.1/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://127.0.1/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://0177.0.0.1/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://0x7f.1/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://0x7f.0.0.01/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://0x7f.0x0.0.0x1/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://127.0.0.1./", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://0x7f000001./", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://127.000.000.001/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://%31%32%37.0.0.1/", ssrf.ErrInvalidURL, ""}, // url.Parse refuses escapes in a host
+		{"http://0/", ssrf.ErrRefused, "0.0.0.0"},
+		{"http://0x/", ssrf.ErrRefused, "0.0.0.0"},
+		{"http://0.0.0.0./", ssrf.ErrRefused, "0.0.0.0"},
+		{"http://0xa9fea9fe/latest/meta-data/", ssrf.ErrRefused, "169.254.169.254"},
+		{"http://169.254.43518/", ssrf.ErrRefused, "169.254.169.254"},
+		{"http://0251.0376.0251.0376/", ssrf.ErrRefused, "169.254.169.254"},
+		{"http://10.1/", ssrf.ErrRefused, "10.0.0.1"},
+		{"http://3232235777/", ssrf.ErrRefused, "192.168.1.1"},
+		{"http://4294967295/", ssrf.ErrRefused, "255.255.255.255"},
+		{"http://localhost./", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://api.localhost./", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://[::ffff:0:7f00:1]/", ssrf.ErrRefused, "::ffff:0:7f00:1"},
+		{"http://[::ffff:127.0.0.1]/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://[::FFFF:7F00:1]/", ssrf.ErrRefused, "127.0.0.1"},
+		{"http://[64:ff9b::7f00:1]/", ssrf.ErrRefused, "64:ff9b::7f00:1"},
+		{"http://[64:ff9b::127.0.0.1]/", ssrf.ErrRefused, "64:ff9b::7f00:1"},
+		{"http://[2002:7f00:1::]/", ssrf.ErrRefused, "2002:7f00:1::"},
+		{"http://[::127.0.0.1]/", ssrf.ErrRefused, "::7f00:1"},
+		{"http://4294967296/", ssrf.ErrInvalidURL, ""},
+		{"http://256.256.256.256/", ssrf.ErrInvalidURL, ""},
+		{"http://127.0.0.256/", ssrf.ErrInvalidURL, ""},
+		{"http://127.16777216/", ssrf.ErrInvalidURL, ""},
+		{"http://1.2.3.4.5/", ssrf.ErrInvalidURL, ""},
+		{"http://08.0.0.1/", ssrf.ErrInvalidURL, ""},
+		{"http://0x1g.0.0.1/", ssrf.ErrInvalidURL, ""},
+		{"http://0x100000000/", ssrf.ErrInvalidURL, ""},
+		{"http://99999999999999999999999/", ssrf.ErrInvalidURL, ""},
+		{"http://example.0x7f/", ssrf.ErrInvalidURL, ""},
+		{"http://127.0.0.1../", ssrf.ErrInvalidURL, ""},
+		{"http://example.com/", nil, ""},
+		{"http://93.184.215.14/", nil, ""},
+		{"http://0x08080808/", nil, ""},
+		{"http://134744072/", nil, ""},
+		{"http://8.8.2056/", nil, ""},
+		{"http://[2606:2800:21f:cb07:6820:80da:af6b:c2c8]/", nil, ""},
+		{"http://[64:ff9b::808:808]/", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.url, func(t *testing.T) {
+			t.Parallel()
+			_, err := ssrf.Config{}.CheckURL(c.url)
+			if c.want == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			var ae *ssrf.AddrError
+			if c.addr != "" && (!errors.As(err, &ae) || ae.Addr != netip.MustParseAddr(c.addr)) {
+				t.Errorf("err = %v, want it to refuse %s", err, c.addr)
+			}
+			// An invalid host stays invalid; a refused one is let through.
+			_, err = ssrf.Config{AllowPrivateNetworks: true}.CheckURL(c.url)
+			if (c.want == ssrf.ErrInvalidURL) != errors.Is(err, ssrf.ErrInvalidURL) || errors.Is(err, ssrf.ErrRefused) {
+				t.Errorf("with AllowPrivateNetworks: err = %v", err)
+			}
+		})
+	}
+}
+
 // The dialer's check sees resolved addresses, so it needs no network to be
 // tested: the net package calls Control before connecting.
 func TestControl(t *testing.T) {
@@ -168,6 +293,56 @@ func TestControl(t *testing.T) {
 	}
 	if err := c.Control("tcp4", "93.184.215.14:443", nil); err != nil {
 		t.Errorf("Control(public) = %v", err)
+	}
+}
+
+// The dialer refuses every special-purpose range, IPv4 ones embedded in
+// IPv6 addresses too.
+func TestControlSpecialRanges(t *testing.T) {
+	t.Parallel()
+	c := ssrf.Config{}
+	for addr, reason := range map[string]string{
+		"[::ffff:0:7f00:1]:80":        "IPv4-translated",
+		"[::ffff:127.0.0.1]:80":       "loopback",
+		"[::ffff:169.254.169.254]:80": "link-local",
+		"[64:ff9b::7f00:1]:80":        "NAT64 of a loopback address",
+		"[64:ff9b::a9fe:a9fe]:80":     "NAT64 of a link-local address",
+		"[64:ff9b:1::1]:80":           "local-use NAT64",
+		"[2002:7f00:1::]:80":          "6to4",
+		"[2001::1]:80":                "IETF protocol assignments (Teredo, benchmarking, ORCHID)",
+		"[2001:db8::1]:80":            "documentation",
+		"[3fff::1]:80":                "documentation",
+		"[5f00::1]:80":                "segment routing",
+		"[100::1]:80":                 "discard-only",
+		"[100:0:0:1::1]:80":           "dummy prefix",
+		"[fc00::1]:80":                "private",
+		"[fe80::1]:80":                "link-local",
+		"[ff02::1]:80":                "multicast",
+		"[::]:80":                     "unspecified",
+		"[4000::1]:80":                "outside IPv6 global unicast (2000::/3)",
+		"0.0.0.0:80":                  "unspecified",
+		"0.1.2.3:80":                  "this network",
+		"100.64.0.1:80":               "shared address space (CGNAT)",
+		"192.0.0.170:80":              "IETF protocol assignments",
+		"192.0.2.1:80":                "documentation",
+		"192.88.99.1:80":              "6to4 relay",
+		"198.18.0.1:80":               "benchmarking",
+		"198.51.100.1:80":             "documentation",
+		"203.0.113.1:80":              "documentation",
+		"224.0.0.251:5353":            "multicast",
+		"240.0.0.1:80":                "reserved",
+		"255.255.255.255:80":          "reserved",
+	} {
+		err := c.Control("tcp", addr, nil)
+		var ae *ssrf.AddrError
+		if !errors.As(err, &ae) || ae.Reason != reason || !errors.Is(err, ssrf.ErrRefused) {
+			t.Errorf("Control(%s) = %v, want refused (%s)", addr, err, reason)
+		}
+	}
+	for _, addr := range []string{"8.8.8.8:53", "[2606:2800:21f:cb07:6820:80da:af6b:c2c8]:443", "[64:ff9b::808:808]:443", "[2606:4700:4700::1111]:443"} {
+		if err := c.Control("tcp", addr, nil); err != nil {
+			t.Errorf("Control(%s) = %v", addr, err)
+		}
 	}
 }
 
