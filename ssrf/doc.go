@@ -7,8 +7,9 @@
 // Two checks work together:
 //
 //   - Config.CheckURL runs when a URL is submitted: http or https only, a
-//     host, no credentials, and no host that is a refused IP literal or
-//     "localhost". It needs no DNS, so it is cheap and gives the client an
+//     host, no credentials, and no host that is a refused IP literal (in
+//     any form browsers read as an address: "0x7f000001", "127.1",
+//     "0177.0.0.1") or "localhost". It needs no DNS, so it is cheap and gives the client an
 //     immediate 400.
 //   - NewClient's connections pass through a net.Dialer whose Control
 //     function checks the address each socket is about to connect to, after

@@ -147,6 +147,10 @@ func ValidateURL(raw string) (*url.URL, error) {
 // ("256.256.256.256", "4294967296", "1.2.3.4.5", "08.1.1.1") is refused as
 // invalid, as browsers refuse it. So is a host with an empty label
 // ("a..b") or a bracketed host that is no IPv6 address.
+//
+// A host with non-ASCII characters is taken for a name: net/http maps it
+// (IDNA) before dialing, so "１２７.０.０.１" reaches the dialer as 127.0.0.1,
+// and is refused there, not here.
 func (c Config) CheckURL(raw string) (*url.URL, error) {
 	u, err := ValidateURL(raw)
 	if err != nil {
@@ -168,14 +172,16 @@ func (c Config) CheckURL(raw string) (*url.URL, error) {
 		if name == "" || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
 			return nil, invalid("URL host %s has an empty label", u.Hostname())
 		}
-		var numeric bool
-		switch addr, numeric = parseIPv4(name); {
-		case name == "localhost" || strings.HasSuffix(name, ".localhost"):
+		if name == "localhost" || strings.HasSuffix(name, ".localhost") {
 			addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		case numeric && !addr.IsValid():
-			return nil, invalid("URL host %s is not a valid IPv4 address", u.Hostname())
-		case !numeric:
-			return u, nil
+		} else {
+			var numeric bool
+			if addr, numeric = parseIPv4(name); !numeric {
+				return u, nil
+			}
+			if !addr.IsValid() {
+				return nil, invalid("URL host %s is not a valid IPv4 address", u.Hostname())
+			}
 		}
 	}
 	if err := c.CheckAddr(addr); err != nil {
@@ -187,10 +193,10 @@ func (c Config) CheckURL(raw string) (*url.URL, error) {
 }
 
 // parseIPv4 parses name (lower case, without a trailing dot) the way the
-// WHATWG URL Standard's host parser does, which agrees with inet_aton (what
-// glibc's getaddrinfo and many other clients apply to names) on valid input.
-// The standard library has no such parser: netip.ParseAddr takes only the
-// dotted-decimal form. numeric reports whether name's last label is a number
+// WHATWG URL Standard's IPv4 parser does, which reads every form inet_aton
+// (what glibc's getaddrinfo applies to names, and so Go's cgo resolver)
+// reads, the same way. The standard library has no such parser:
+// netip.ParseAddr takes only the dotted-decimal form. numeric reports whether name's last label is a number
 // (decimal digits or 0x-hex), which makes name an IPv4 address or nothing;
 // addr is then that address, or invalid when name is none.
 func parseIPv4(name string) (addr netip.Addr, numeric bool) {
@@ -267,14 +273,15 @@ var globalUnicast = netip.MustParsePrefix("2000::/3")
 
 // special lists the special-purpose ranges that the standard library's
 // predicates (unspecified, loopback, link-local, multicast, private) do not
-// cover, with the reason given: every block of IANA's IPv4 and IPv6
-// Special-Purpose Address Registries that is not globally reachable, and a
-// few more. Blocks that only partly are refused whole: 192.0.0.0/24,
-// 2001::/23 (Teredo, benchmarking, ORCHID, AMT, AS112...) and 6to4's
-// 2002::/16, whose relays would carry a request to the embedded IPv4 address
-// whichever it is. IPv4-mapped addresses (::ffff:0:0/96) are checked as
-// the IPv4 address they map, by CheckAddr, and NAT64's 64:ff9b::/96 by its
-// embedded one.
+// cover, with the reason given: with them, every block of IANA's IPv4 and
+// IPv6 Special-Purpose Address Registries that is not globally reachable,
+// and a few more. Blocks only partly reachable are refused whole:
+// 192.0.0.0/24, 2001::/23 (Teredo, benchmarking, AMT, AS112, ORCHID...) and
+// 6to4's 2002::/16, whose relays would carry a request to the embedded IPv4
+// address, whichever it is. IPv4-mapped addresses (::ffff:0:0/96) are
+// checked as the IPv4 address they map, by CheckAddr, NAT64's 64:ff9b::/96
+// by its embedded one, and IPv6 addresses outside 2000::/3 that no entry
+// names are refused as reserved.
 var special = []struct {
 	prefix netip.Prefix
 	reason string

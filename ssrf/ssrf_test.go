@@ -463,3 +463,20 @@ func TestTransportHasNoProxy(t *testing.T) {
 		t.Error("the transport uses a proxy")
 	}
 }
+
+// net/http maps a non-ASCII host (IDNA) before dialing: CheckURL takes
+// "１２７.０.０.１" for a name, the dialer refuses the 127.0.0.1 it becomes.
+func TestClientRefusesMappedHost(t *testing.T) {
+	t.Parallel()
+	const raw = "http://１２７.０.０.１:1/"
+	if _, err := (ssrf.Config{}).CheckURL(raw); err != nil {
+		t.Fatalf("CheckURL: %v", err)
+	}
+	client := ssrf.NewClient(ssrf.Config{})
+	t.Cleanup(client.CloseIdleConnections)
+	_, err := client.Get(raw)
+	var ae *ssrf.AddrError
+	if !errors.As(err, &ae) || ae.Addr != netip.MustParseAddr("127.0.0.1") {
+		t.Fatalf("err = %v, want an *AddrError for 127.0.0.1", err)
+	}
+}
