@@ -1,6 +1,8 @@
 package analyzer
 
 import (
+	"github.com/mmq/mmq/tasks"
+
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +19,7 @@ const (
 	// maxFormDepth bounds the nesting of form XObjects that are walked.
 	maxFormDepth = 16
 	// maxStreamBytes bounds one decoded content, form or CMap stream.
-	maxStreamBytes = 64 << 20
+	maxStreamBytes = tasks.MaxDecodedBytes
 	// maxOperands bounds the operand stack; a longer run is garbage.
 	maxOperands = 64
 	// maxArray bounds the elements kept of one array operand.

@@ -337,7 +337,7 @@ func TestLocalPDFToTextFailureFallsBack(t *testing.T) {
 			name:    "timeout",
 			script:  `exec sleep 30`,
 			timeout: 50 * time.Millisecond,
-			warning: "timed out after 50ms",
+			warning: "pdftotext: deadline exceeded: after 50ms",
 		},
 	}
 	for _, tt := range tests {

@@ -3,67 +3,48 @@ package analyzer
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os/exec"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mmq/mmq/internal/command"
 )
 
-const (
-	// maxStderrBytes bounds the stderr kept from one pdftotext run.
-	maxStderrBytes = 4 << 10
-	// maxStderrSummary bounds the stderr summary put into an error.
-	maxStderrSummary = 300
-	// waitDelay bounds the wait for pdftotext's pipes to close after it was
-	// killed, in case something it started still holds them.
-	waitDelay = 2 * time.Second
-)
+// maxStderrBytes bounds the stderr kept from one pdftotext run.
+const maxStderrBytes = 4 << 10
 
-// pdfToTextError is a failed pdftotext run.
-type pdfToTextError struct {
-	// Err is the run's error: an exit status, a start failure, or the
-	// per-call timeout (context.DeadlineExceeded).
-	Err error
-	// Stderr summarizes what pdftotext wrote to stderr.
-	Stderr string
-}
+// maxStderrSummary bounds the stderr summary put into an error.
+const maxStderrSummary = 300
 
-func (e *pdfToTextError) Error() string {
-	if e.Stderr == "" {
-		return fmt.Sprintf("pdftotext: %v", e.Err)
-	}
-	return fmt.Sprintf("pdftotext: %v: %s", e.Err, e.Stderr)
-}
-
-func (e *pdfToTextError) Unwrap() error { return e.Err }
-
-// pdfToText runs `pdftotext -layout -enc UTF-8 - -` at path on pdf, with at
-// most timeout per run, and returns its text without the trailing form feed.
-// Output beyond maxText bytes is dropped and reported by truncated.
+// pdfToText runs `pdftotext -layout -enc UTF-8 - -` at path on pdf through
+// internal/command (at most timeout per run, a memory limit, its process
+// group killed at the end) and returns its text without the trailing form
+// feed. Output beyond maxText bytes is dropped and reported by truncated.
+// A failed run's error is a *command.Error whose stderr is summarized.
 func pdfToText(ctx context.Context, path string, timeout time.Duration, pdf []byte, maxText int) (text string, truncated bool, err error) {
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	cmd := exec.CommandContext(runCtx, path, "-layout", "-enc", "UTF-8", "-", "-")
-	cmd.Stdin = bytes.NewReader(pdf)
-	stdout := &cappedBuffer{max: maxText}
-	stderr := &cappedBuffer{max: maxStderrBytes}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.WaitDelay = waitDelay
-
-	if err := cmd.Run(); err != nil {
+	res, err := command.Run(ctx, command.Spec{
+		Path:           path,
+		Args:           []string{"-layout", "-enc", "UTF-8", "-", "-"},
+		Stdin:          bytes.NewReader(pdf),
+		Timeout:        timeout,
+		MaxStdout:      int64(maxText),
+		TruncateStdout: true,
+		MaxStderr:      maxStderrBytes,
+	})
+	if err != nil {
 		if ctx.Err() != nil {
 			// The caller gave up: that is not pdftotext's failure.
 			return "", false, ctx.Err()
 		}
-		if runCtx.Err() != nil {
-			err = fmt.Errorf("timed out after %v: %w", timeout, context.DeadlineExceeded)
+		var cerr *command.Error
+		if errors.As(err, &cerr) {
+			cerr.Stderr = summarize(cerr.Stderr)
 		}
-		return "", false, &pdfToTextError{Err: err, Stderr: summarize(stderr.String())}
+		return "", false, err
 	}
-	out := strings.ToValidUTF8(stdout.String(), "\uFFFD")
-	return cleanLayoutText(out), stdout.truncated, nil
+	out := strings.ToValidUTF8(string(res.Stdout), "\uFFFD")
+	return cleanLayoutText(out), res.StdoutTruncated, nil
 }
 
 // cleanLayoutText strips the form feeds pdftotext ends pages with and the
@@ -106,23 +87,4 @@ func summarize(stderr string) string {
 		s += "…"
 	}
 	return s
-}
-
-// cappedBuffer keeps the first max bytes written to it and discards the rest,
-// so that a runaway process cannot exhaust memory.
-type cappedBuffer struct {
-	bytes.Buffer
-	max       int
-	truncated bool
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room < len(p) {
-		b.truncated = true
-		if room > 0 {
-			b.Buffer.Write(p[:room])
-		}
-		return len(p), nil
-	}
-	return b.Buffer.Write(p)
 }

@@ -29,16 +29,3 @@ func TestCleanLayoutText(t *testing.T) {
 		t.Errorf("cleanLayoutText(%q) = %q, want %q", in, got, want)
 	}
 }
-
-func TestCappedBuffer(t *testing.T) {
-	t.Parallel()
-	b := &cappedBuffer{max: 5}
-	for _, p := range []string{"abc", "def", "gh"} {
-		if n, err := b.Write([]byte(p)); n != len(p) || err != nil {
-			t.Fatalf("Write(%q) = %d, %v; want all of it taken", p, n, err)
-		}
-	}
-	if b.String() != "abcde" || !b.truncated {
-		t.Errorf("buffer = %q, truncated %v; want \"abcde\", true", b.String(), b.truncated)
-	}
-}

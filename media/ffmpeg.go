@@ -1,18 +1,19 @@
 package media
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/mmq/mmq/internal/command"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -24,114 +25,113 @@ const ffmpegWaitDelay = 5 * time.Second
 // line is dropped.
 const maxLineBytes = 4 << 10
 
+// ffmpegMemoryLimit is the address space (RLIMIT_AS) of one ffmpeg or
+// ffprobe run. Address space, not resident memory: ffmpeg's threads and
+// malloc arenas reserve far more than they touch. Measured on a 2-core
+// machine, extracting a frame a second from a 4K H.264 video needs under
+// 512 MiB and from an 8K (7680x4320, MaxPixels' default) HEVC video 2 GiB;
+// 4 GiB leaves room for the threads of a larger machine and still stops a
+// stream that would decode to more.
+const ffmpegMemoryLimit = 4 << 30
+
 // maxErrorLines bounds the distinct error lines kept from one run.
 const maxErrorLines = 5
 
-// ffmpegRun is one ffmpeg or ffprobe process. Its stdout is a pipe the
-// caller reads; its stderr is read by a goroutine of its own that never
-// blocks the process, hands each line to onLine and keeps the error lines.
-// The process runs in a process group of its own, killed as a whole when
-// the run's context ends or stop is called.
+// ffmpegRun is one ffmpeg or ffprobe process, run through internal/command:
+// a process group of its own killed as a whole when the run's context ends
+// or stop is called, a deadline, and the package's address-space limit.
+// Its stdout is a pipe the caller reads; its stderr is split into lines as
+// it comes, each handed to onLine, the error lines kept.
 type ffmpegRun struct {
-	cmd    *exec.Cmd
+	proc   *command.Process
 	stdout *os.File
-	cancel context.CancelFunc
-	// ctx is the run's own context: the caller's with the run's timeout.
-	ctx context.Context
 	// parent is the caller's context, to tell a cancellation from a timeout.
 	parent  context.Context
 	timeout time.Duration
 	// input is replaced by "input" in error messages: clients do not learn
 	// the server's paths.
-	input string
+	input  string
+	onLine func(string)
 
+	// stderrDone is closed once stderr is read to its end.
 	stderrDone chan struct{}
-	errMu      sync.Mutex
-	errLines   []string
-	errCount   int
+	// partial is the stderr line being written; only the writer (the
+	// process's stderr copier) and wait, after it ended, touch it.
+	partial  []byte
+	errMu    sync.Mutex
+	errLines []string
+	errCount int
 
 	waitOnce sync.Once
 	waitErr  error
 }
 
 // startFFmpeg starts bin with args under ctx and timeout. onLine, if not
-// nil, sees every stderr line (without its newline) from the stderr
-// goroutine; it must not block.
+// nil, sees every stderr line (without its newline) as it comes; it must
+// not block.
 func startFFmpeg(ctx context.Context, bin string, args []string, timeout time.Duration, input string, onLine func(string)) (*ffmpegRun, error) {
-	rctx, cancel := context.WithTimeout(ctx, timeout)
-	cmd := exec.CommandContext(rctx, bin, args...)
-	setProcessGroup(cmd)
-	cmd.WaitDelay = ffmpegWaitDelay
-
-	stdoutR, stdoutW, err := os.Pipe()
+	r := &ffmpegRun{parent: ctx, timeout: timeout, input: input, onLine: onLine, stderrDone: make(chan struct{})}
+	proc, err := command.Start(ctx, command.Spec{
+		Path:        bin,
+		Args:        args,
+		Timeout:     timeout,
+		WaitDelay:   ffmpegWaitDelay,
+		StdoutPipe:  true,
+		MaxStderr:   maxLineBytes,
+		MemoryLimit: ffmpegMemoryLimit,
+		Stderr:      stderrLines{r},
+	})
+	if errors.Is(err, command.ErrNotFound) {
+		return nil, tasks.WrapError(tasks.CodeFFmpegUnavailable, err, "ffmpeg is not installed on this worker")
+	}
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("media: ffmpeg pipe: %w", err)
+		return nil, fmt.Errorf("media: start %s: %w", filepath.Base(bin), err)
 	}
-	stderrR, stderrW, err := os.Pipe()
-	if err != nil {
-		cancel()
-		stdoutR.Close()
-		stdoutW.Close()
-		return nil, fmt.Errorf("media: ffmpeg pipe: %w", err)
-	}
-	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
-	err = cmd.Start()
-	// The child holds its own copies of the write ends; closing ours makes
-	// the reads end when the process does.
-	stdoutW.Close()
-	stderrW.Close()
-	if err != nil {
-		cancel()
-		stdoutR.Close()
-		stderrR.Close()
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return nil, tasks.WrapError(tasks.CodeFFmpegUnavailable, err, "ffmpeg is not installed on this worker")
-		}
-		return nil, fmt.Errorf("media: start %s: %w", bin, err)
-	}
-	r := &ffmpegRun{
-		cmd: cmd, stdout: stdoutR, cancel: cancel, ctx: rctx, parent: ctx,
-		timeout: timeout, input: input, stderrDone: make(chan struct{}),
-	}
-	go r.readStderr(stderrR, onLine)
+	r.proc, r.stdout = proc, proc.Stdout
+	go func() {
+		<-proc.Exited()
+		// The copier has stopped writing: the last line needs no newline.
+		r.line()
+		close(r.stderrDone)
+	}()
 	return r, nil
 }
 
-// readStderr reads stderr to its end, which comes when the process exits.
-func (r *ffmpegRun) readStderr(f *os.File, onLine func(string)) {
-	defer close(r.stderrDone)
-	defer f.Close()
-	br := bufio.NewReaderSize(f, maxLineBytes)
-	for {
-		line, err := readLine(br)
-		if line != "" {
-			if onLine != nil {
-				onLine(line)
-			}
-			if isErrorLine(line) {
-				r.keepError(line)
-			}
+// stderrLines is the io.Writer that splits a run's stderr into lines.
+type stderrLines struct{ r *ffmpegRun }
+
+func (w stderrLines) Write(p []byte) (int, error) {
+	r, b := w.r, p
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		chunk := b
+		if i >= 0 {
+			chunk = b[:i]
 		}
-		if err != nil {
-			return
+		if room := maxLineBytes - len(r.partial); room > 0 {
+			r.partial = append(r.partial, chunk[:min(len(chunk), room)]...)
 		}
+		if i < 0 {
+			break
+		}
+		r.line()
+		b = b[i+1:]
 	}
+	return len(p), nil
 }
 
-// readLine returns the next line of br without its line ending, cut to
-// maxLineBytes.
-func readLine(br *bufio.Reader) (string, error) {
-	var b []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(b) < maxLineBytes {
-			b = append(b, chunk[:min(len(chunk), maxLineBytes-len(b))]...)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		return strings.TrimRight(string(b), "\r\n"), err
+// line hands the complete line in partial on and starts the next.
+func (r *ffmpegRun) line() {
+	line := strings.TrimRight(string(r.partial), "\r")
+	r.partial = r.partial[:0]
+	if line == "" {
+		return
+	}
+	if r.onLine != nil {
+		r.onLine(line)
+	}
+	if isErrorLine(line) {
+		r.keepError(line)
 	}
 }
 
@@ -172,19 +172,18 @@ func (r *ffmpegRun) errors() (int, string) {
 
 // wait waits for the process and its stderr. It returns the context's
 // error when the run was canceled, a CodeTimeout error when it ran out of
-// time, and otherwise the process's exit error.
+// time, and otherwise the run's *command.Error (an exit status, the memory
+// limit).
 func (r *ffmpegRun) wait() error {
 	r.waitOnce.Do(func() {
-		err := r.cmd.Wait()
+		_, err := r.proc.Wait()
 		<-r.stderrDone
-		r.stdout.Close()
 		switch {
 		case r.parent.Err() != nil:
 			err = r.parent.Err()
-		case errors.Is(r.ctx.Err(), context.DeadlineExceeded):
-			err = tasks.WrapError(tasks.CodeTimeout, r.ctx.Err(), fmt.Sprintf("ffmpeg took longer than %v", r.timeout))
+		case errors.Is(err, command.ErrTimeout):
+			err = tasks.WrapError(tasks.CodeTimeout, err, fmt.Sprintf("ffmpeg took longer than %v", r.timeout))
 		}
-		r.cancel()
 		r.waitErr = err
 	})
 	return r.waitErr
@@ -192,6 +191,6 @@ func (r *ffmpegRun) wait() error {
 
 // stop kills the process group if it is still running and waits for it.
 func (r *ffmpegRun) stop() error {
-	r.cancel()
+	_, _ = r.proc.Stop()
 	return r.wait()
 }

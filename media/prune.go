@@ -1,6 +1,7 @@
 package media
 
 import (
+	"github.com/mmq/mmq/tasks"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
@@ -8,7 +9,7 @@ import (
 // maxContentDecode bounds the decoded size of a page's content that
 // resource pruning reads (beyond it the resources are copied whole), and of
 // every stream pdfcpu decodes while reading a document (see newConfig).
-const maxContentDecode = 64 << 20
+const maxContentDecode = tasks.MaxDecodedBytes
 
 // pruneResources returns the page's resource dict with each large category
 // cut down to the names its content uses. It returns res unchanged when no

@@ -1,14 +1,14 @@
 package media
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
-	"time"
+
+	"github.com/mmq/mmq/internal/command"
+	"github.com/mmq/mmq/tasks"
 )
 
 // qpdfWarnings is qpdf's exit status when it wrote its output but warned
@@ -25,11 +25,13 @@ const maxStderr = 2 << 10
 // to seek in it; the password goes through stdin, never the command line
 // where other users could read it; the output comes back on stdout, so
 // the decrypted document never touches the disk.
+//
+// qpdf runs through internal/command: its output may exceed the input by
+// at most tasks.MaxDecodedBytes (streams stay compressed, so only object
+// streams written out plain and rebuilt tables add to it; a bomb in an
+// object stream is killed at the cap), its address space is the package's
+// default limit, and o.RepairTimeout bounds the run.
 func repairPDF(ctx context.Context, data []byte, password string, o PDFOptions) ([]byte, error) {
-	qpdf, err := exec.LookPath(o.QPDFPath)
-	if err != nil {
-		return nil, fmt.Errorf("media: repair: %w", err)
-	}
 	in, err := os.CreateTemp("", "mmq-repair-*.pdf")
 	if err != nil {
 		return nil, fmt.Errorf("media: repair: %w", err)
@@ -43,43 +45,25 @@ func repairPDF(ctx context.Context, data []byte, password string, o PDFOptions) 
 		return nil, fmt.Errorf("media: repair: write input: %w", err)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, o.RepairTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, qpdf,
-		"--password-file=-", "--decrypt",
-		"--object-streams=disable", "--stream-data=preserve",
-		in.Name(), "-")
-	cmd.Stdin = strings.NewReader(password)
-	var out bytes.Buffer
-	out.Grow(len(data) + len(data)/4)
-	stderr := &limitedBuffer{max: maxStderr}
-	cmd.Stdout, cmd.Stderr = &out, stderr
-	cmd.WaitDelay = 5 * time.Second
-
-	err = cmd.Run()
-	var exit *exec.ExitError
+	res, err := command.Run(ctx, command.Spec{
+		Path: o.QPDFPath,
+		Args: []string{"--password-file=-", "--decrypt",
+			"--object-streams=disable", "--stream-data=preserve",
+			in.Name(), "-"},
+		Stdin:     strings.NewReader(password),
+		Timeout:   o.RepairTimeout,
+		MaxStdout: int64(len(data)) + tasks.MaxDecodedBytes,
+		MaxStderr: maxStderr,
+	})
+	var cerr *command.Error
+	if errors.As(err, &cerr) && errors.Is(err, command.ErrExit) && cerr.ExitCode == qpdfWarnings {
+		err = nil
+	}
 	switch {
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("media: repair: qpdf: %w", ctx.Err())
-	case err == nil, errors.As(err, &exit) && exit.ExitCode() == qpdfWarnings:
-		if out.Len() == 0 {
-			return nil, errors.New("media: repair: qpdf wrote nothing")
-		}
-		return out.Bytes(), nil
+	case err != nil:
+		return nil, fmt.Errorf("media: repair: %w", err)
+	case len(res.Stdout) == 0:
+		return nil, errors.New("media: repair: qpdf wrote nothing")
 	}
-	return nil, fmt.Errorf("media: repair: qpdf: %w: %s", err, strings.TrimSpace(stderr.String()))
-}
-
-// limitedBuffer keeps the first max bytes written to it and discards the
-// rest, so that a chatty child cannot grow the parent's memory.
-type limitedBuffer struct {
-	bytes.Buffer
-	max int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
+	return res.Stdout, nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mmq/mmq/internal/command"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -201,6 +202,9 @@ func (v *Video) failure(run *ffmpegRun, cause error) error {
 		werr = cause
 	}
 	count, msg := run.errors()
+	if errors.Is(werr, command.ErrMemoryLimit) {
+		return tasks.WrapError(tasks.CodeInvalidVideo, werr, "the video needs more memory to decode than a worker allows")
+	}
 	var exit *exec.ExitError
 	if errors.As(werr, &exit) && !exit.Exited() {
 		// Killed by a signal we did not send (the OOM killer, say): the

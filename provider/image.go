@@ -10,11 +10,11 @@ import (
 	"image/png"
 	"os/exec"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/image/draw"
 
+	"github.com/mmq/mmq/internal/command"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -86,34 +86,42 @@ func (r Rasterizer) path() string {
 	return r.Path
 }
 
-// Rasterize renders page 1 of pdf as a PNG whose long side is px pixels.
-// A page pdftoppm cannot render is a permanent CodeInvalidPDF error.
+// maxRasterBytes caps pdftoppm's PNG: a page at the largest resolution a
+// model takes is a few megabytes; past the cap the run is killed.
+const maxRasterBytes = 64 << 20
+
+// Rasterize renders page 1 of pdf as a PNG whose long side is px pixels,
+// through internal/command (deadline, memory limit, capped output). A page
+// pdftoppm cannot render, or not within those bounds, is a permanent
+// CodeInvalidPDF error; one that takes longer than Timeout is CodeTimeout.
 func (r Rasterizer) Rasterize(ctx context.Context, pdf []byte, px int) ([]byte, error) {
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, r.path(), "-png", "-singlefile", "-f", "1", "-l", "1", "-scale-to", strconv.Itoa(px), "-")
-	cmd.Stdin = bytes.NewReader(pdf)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	res, err := command.Run(ctx, command.Spec{
+		Path:      r.path(),
+		Args:      []string{"-png", "-singlefile", "-f", "1", "-l", "1", "-scale-to", strconv.Itoa(px), "-"},
+		Stdin:     bytes.NewReader(pdf),
+		Timeout:   timeout,
+		WaitDelay: time.Second,
+		MaxStdout: maxRasterBytes,
+		MaxStderr: 1 << 10,
+	})
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return nil, tasks.WrapError(tasks.CodeTimeout, ctx.Err(), "rendering the page took too long")
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
-	case errors.Is(err, exec.ErrNotFound):
+	case errors.Is(err, command.ErrTimeout):
+		return nil, tasks.WrapError(tasks.CodeTimeout, err, "rendering the page took too long")
+	case errors.Is(err, command.ErrNotFound):
 		return nil, fmt.Errorf("%w: %v", ErrNoRasterizer, err)
-	case err != nil || stdout.Len() == 0:
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 200 {
-			msg = msg[:200]
+	case errors.Is(err, command.ErrMemoryLimit), errors.Is(err, command.ErrOutputLimit):
+		return nil, tasks.WrapError(tasks.CodeInvalidPDF, err, "the page is too large to render to an image")
+	case err != nil || len(res.Stdout) == 0:
+		if err == nil {
+			err = errors.New("pdftoppm wrote nothing")
 		}
-		return nil, tasks.WrapError(tasks.CodeInvalidPDF, fmt.Errorf("pdftoppm: %v: %s", err, msg), "the page could not be rendered to an image")
+		return nil, tasks.WrapError(tasks.CodeInvalidPDF, err, "the page could not be rendered to an image")
 	}
-	return stdout.Bytes(), nil
+	return res.Stdout, nil
 }

@@ -166,6 +166,7 @@ var badFiles = []fileCase{
 	{file: "bomb-content-flate-256m.pdf", want: succeeded(1)},
 	{file: "bomb-image-double-flate-4g.pdf", want: succeeded(1)},
 	{file: "bomb-objstm-double-flate-1g.pdf", want: succeeded(1)},
+	{file: "bomb-objstm-string-512m-repair.pdf", want: succeeded(1)},
 
 	// Page geometry.
 	{file: "mediabox-1e9.pdf", want: succeeded(3)},

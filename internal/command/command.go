@@ -157,6 +157,10 @@ type Process struct {
 	stdout  *capWriter
 	stderr  *keepWriter
 	started time.Time
+	// exited is closed when the program has exited and its stderr has been
+	// copied; werr is then exec's Wait error.
+	exited chan struct{}
+	werr   error
 
 	waitOnce sync.Once
 	res      *Result
@@ -243,8 +247,21 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	if gate != nil {
 		close(gate)
 	}
+	// Reaping the program at once, not in Wait, lets Exited tell a reader
+	// of stdout that no more stderr is coming. exec's Wait neither reads
+	// nor closes the stdout pipe's read end, so nothing is lost.
+	p.exited = make(chan struct{})
+	go func() {
+		p.werr = p.cmd.Wait()
+		close(p.exited)
+	}()
 	return p, nil
 }
+
+// Exited is closed once the program has exited and everything it wrote to
+// stderr has been passed on to Spec.Stderr; stdout may still hold data
+// for the reader of a pipe.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
 
 // Pid returns the program's process id, which is also its process group's.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
@@ -261,7 +278,8 @@ func (p *Process) Stop() (*Result, error) {
 // classifies the run. It may be called more than once.
 func (p *Process) Wait() (*Result, error) {
 	p.waitOnce.Do(func() {
-		werr := p.cmd.Wait()
+		<-p.exited
+		werr := p.werr
 		if p.Stdout != nil {
 			p.Stdout.Close()
 		}

@@ -96,7 +96,12 @@ func main() {
 	write("bomb-content-double-flate-4g.pdf", bombContent(flate(flate(gib(4))), "[/FlateDecode /FlateDecode]"))
 	write("bomb-content-flate-256m.pdf", bombContent(flate(io.LimitReader(spaces{}, 256<<20)), "/FlateDecode"))
 	write("bomb-image-double-flate-4g.pdf", bombImage(flate(flate(gib(4)))))
-	write("bomb-objstm-double-flate-1g.pdf", bombObjStm(flate(flate(io.MultiReader(strings.NewReader("5 0 "), gib(1))))))
+	write("bomb-objstm-double-flate-1g.pdf", bombObjStm(flate(flate(io.MultiReader(strings.NewReader("5 0 "), gib(1)))), false))
+	// The security review's bomb: an object stream holding one string of
+	// 512 MiB, and a page whose /Contents has a wrong /Length, which sends
+	// the file to qpdf for repair; qpdf then writes the string out whole.
+	write("bomb-objstm-string-512m-repair.pdf", bombObjStm(flate(flate(io.MultiReader(
+		strings.NewReader("5 0 ("), io.LimitReader(spaces{}, 512<<20), strings.NewReader(")")))), true))
 
 	// Page geometry.
 	const box = "/MediaBox [0 0 612 792]"
@@ -324,8 +329,9 @@ func xrefStreamDoc(mutXref func([]byte) []byte, mutObjStm func(n, first int, dat
 }
 
 // bombObjStm is xrefStreamDoc's layout with an object stream that inflates
-// to gigabytes.
-func bombObjStm(data io.Reader) []byte {
+// to gigabytes. With brokenContents the page also has a content stream
+// whose /Length is wrong, a damage that sends the file to qpdf for repair.
+func bombObjStm(data io.Reader, brokenContents bool) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
 	offs := map[int]int{}
@@ -335,8 +341,16 @@ func bombObjStm(data io.Reader) []byte {
 	}
 	put(1, "<< /Type /Catalog /Pages 2 0 R >>")
 	put(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
-	put(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> >>")
+	if brokenContents {
+		put(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 7 0 R /Resources << /Font << /F1 5 0 R >> >> >>")
+	} else {
+		put(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> >>")
+	}
 	put(4, stream("/Type /ObjStm /N 1 /First 4 /Filter [/FlateDecode /FlateDecode] ", readAll(data)))
+	if brokenContents {
+		offs[7] = b.Len()
+		b.WriteString("7 0 obj\n<< /Length 9999 >>\nstream\nBT /F1 24 Tf 72 700 Td (Bomb) Tj ET\nendstream\nendobj\n")
+	}
 	xref := b.Len()
 	var xs []byte
 	row := func(kind, a, c int) {
@@ -348,7 +362,12 @@ func bombObjStm(data io.Reader) []byte {
 	}
 	row(2, 4, 0) // object 5, the font, is the first object of stream 4
 	row(1, xref, 0)
-	fmt.Fprintf(&b, "6 0 obj\n%s\nendobj\n", stream("/Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R ", xs))
+	size := 7
+	if brokenContents {
+		row(1, offs[7], 0)
+		size = 8
+	}
+	fmt.Fprintf(&b, "6 0 obj\n%s\nendobj\n", stream(fmt.Sprintf("/Type /XRef /Size %d /W [1 4 2] /Root 1 0 R ", size), xs))
 	fmt.Fprintf(&b, "startxref\n%d\n%%%%EOF\n", xref)
 	return b.Bytes()
 }
