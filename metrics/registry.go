@@ -193,9 +193,31 @@ func (r *Registry) WebhookAttempt(a tasks.DeliveryAttempt) {
 
 // HTTPRequest counts one API request. route is the pattern that matched
 // ("GET /v1/jobs/{id}"), never the raw path, so that the series stay few.
+// The method and status labels come from fixed sets too, whatever a client
+// sends: a method outside the standard ones is "other", a status outside
+// 100..599 is "other".
 func (r *Registry) HTTPRequest(method, route string, status int, d time.Duration) {
-	r.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	r.requestTime.WithLabelValues(method, route).Observe(d.Seconds())
+	m := methodLabel(method)
+	r.requests.WithLabelValues(m, route, statusLabel(status)).Inc()
+	r.requestTime.WithLabelValues(m, route).Observe(d.Seconds())
+}
+
+// methodLabel returns method when it is one of RFC 9110's methods or
+// PATCH, else "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // kindOf returns a job's kind; records from before kinds existed are

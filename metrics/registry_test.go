@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -191,5 +192,45 @@ func TestQueueCollector(t *testing.T) {
 	reg.MustRegister(metrics.NewQueueCollector(fakeInspector{err: errors.New("connection refused")}, nil, func(err error) { heard = err }))
 	if _, err := reg.Gather(); err == nil || heard == nil || !strings.Contains(heard.Error(), "connection refused") {
 		t.Errorf("gather with Redis down: %v; onErr heard %v", err, heard)
+	}
+}
+
+// TestHTTPRequestLabelsBounded replays the review's attack: 5,000 requests
+// with random methods made 5,004 http_requests_total series (a 5.9 MB
+// /metrics), because the method label was the raw method.
+func TestHTTPRequestLabelsBounded(t *testing.T) {
+	r := metrics.NewRegistry()
+	for i := range 5000 {
+		r.HTTPRequest(fmt.Sprintf("X%dQ", i), "unmatched", 400+i%3, time.Millisecond)
+		r.HTTPRequest("GET", "GET /v1/jobs/{id}", i, time.Millisecond)
+	}
+	mfs, err := r.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := map[string]bool{}
+	series := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "http_requests_total" && mf.GetName() != "mmq_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			series++
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" {
+					methods[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	if series == 0 {
+		t.Fatal("no http_requests_total series")
+	}
+	// 3 statuses × "other" + 500 real statuses (100..599) of GET + "other".
+	if series > 3+500+1 {
+		t.Errorf("%d series after 10,000 requests, want at most 504", series)
+	}
+	if len(methods) != 2 || !methods["other"] || !methods["GET"] {
+		t.Errorf("method labels %v, want only GET and other", methods)
 	}
 }
