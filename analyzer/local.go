@@ -35,7 +35,10 @@ const (
 )
 
 // maxTextBytes bounds the text kept for one page.
-const maxTextBytes = 4 << 20
+// At 256 KiB (a hundred times a dense page of text) the page's result
+// stays under the store's default cap on one result (1 MiB) even when
+// every character needs escaping in JSON.
+const maxTextBytes = 256 << 10
 
 // LocalConfig configures the local analyzer. The zero value is ready to use.
 type LocalConfig struct {

@@ -43,6 +43,8 @@ var statusOf = map[tasks.Code]int{
 	tasks.CodeRequestTimeout: http.StatusRequestTimeout,
 	tasks.CodeTooManyStreams: http.StatusTooManyRequests,
 	tasks.CodeBusy:           http.StatusServiceUnavailable,
+	// A page result is never an HTTP answer, but the table lists every code.
+	tasks.CodeResultTooLarge: http.StatusUnprocessableEntity,
 
 	// Videos.
 	tasks.CodeInvalidVideo:      http.StatusUnprocessableEntity,

@@ -206,6 +206,9 @@ type Store struct {
 	Prefix              string        `mapstructure:"prefix"`
 	Retention           time.Duration `mapstructure:"retention"`
 	NotificationsMaxLen int64         `mapstructure:"notifications_max_len"`
+	NotificationsMaxAge time.Duration `mapstructure:"notifications_max_age"`
+	PasswordTTL         time.Duration `mapstructure:"password_ttl"`
+	MaxPageResultBytes  int           `mapstructure:"max_page_result_bytes"`
 }
 
 // Blobs configures where inputs are kept.
@@ -399,6 +402,9 @@ var Defaults = map[string]any{
 	"store.prefix":                "mmq",
 	"store.retention":             "168h",
 	"store.notifications_max_len": 100000,
+	"store.notifications_max_age": "0s",
+	"store.password_ttl":          "0s",
+	"store.max_page_result_bytes": 1 << 20,
 
 	"blobs.backend":       "local",
 	"blobs.dir":           "./data/blobs",

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,12 +82,21 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 			if j.CreatedAt.IsZero() {
 				j.CreatedAt = b.CreatedAt
 			}
-			f, err := encodeJob(j)
+			stored := j
+			if len(b.Metadata) > 0 && bytes.Equal(j.Metadata, b.Metadata) {
+				own := *j
+				own.Metadata = nil
+				stored = &own
+			}
+			f, err := encodeJob(stored)
 			if err != nil {
 				return err
 			}
+			if stored != j {
+				f = append(f, fieldMetadataFromBatch, "1")
+			}
 			k := s.keys(j.ID)
-			args := append([]any{j.ID, j.CreatedAt.UnixMilli(), ""}, f...)
+			args := append([]any{j.ID, j.CreatedAt.UnixMilli(), "", 0}, f...)
 			cmds[i] = createScript.EvalSha(ctx, pipe, []string{k.record, s.jobs, k.secret}, args...)
 			ids[i] = j.ID
 		}
@@ -137,7 +147,8 @@ func (s *Redis) batchRecord(ctx context.Context, id string) (*tasks.Batch, error
 // BatchJobs returns up to limit jobs of batch id (default 100, at most
 // 1000) in submission order, starting at offset, and whether more follow.
 func (s *Redis) BatchJobs(ctx context.Context, id string, offset, limit int) ([]*tasks.Job, bool, error) {
-	if _, err := s.batchRecord(ctx, id); err != nil {
+	b, err := s.batchRecord(ctx, id)
+	if err != nil {
 		return nil, false, err
 	}
 	if limit <= 0 {
@@ -167,6 +178,9 @@ func (s *Redis) BatchJobs(ctx context.Context, id string, offset, limit int) ([]
 		j, err := decodeJob(c.Val())
 		if err != nil {
 			return nil, false, err
+		}
+		if _, ok := inheritsMetadata(c.Val(), &j.Metadata); ok {
+			j.Metadata = b.Metadata
 		}
 		jobs = append(jobs, j)
 	}

@@ -9,13 +9,18 @@
 //
 //	mmq:job:{ID}          hash    the job record, one scalar field per tasks.Job
 //	                              field; options and metadata as JSON, times as
-//	                              RFC 3339 in UTC, counters as integers
-//	mmq:job:{ID}:results  hash    page index -> tasks.PageResult JSON
+//	                              RFC 3339 in UTC, counters as integers; a job
+//	                              of a batch whose metadata is the batch's has
+//	                              none of its own but metadata_batch = 1, and
+//	                              readers fill it in from the batch record
+//	mmq:job:{ID}:results  hash    page index -> tasks.PageResult JSON, each at
+//	                              most Config.MaxPageResultBytes
 //	mmq:job:{ID}:idx      zset    page indexes scored by themselves, for paging
 //	                              results in order
 //	mmq:job:{ID}:done     set     indexes of the pages done
 //	mmq:job:{ID}:failed   set     indexes of the pages failed (never also done)
-//	mmq:job:{ID}:secret   string  the job's password; deleted when the job ends
+//	mmq:job:{ID}:secret   string  the job's password, with a TTL of
+//	                              Config.PasswordTTL; deleted when the job ends
 //	mmq:job:{ID}:events   stream  the job's events (JobEvents); rewritten
 //	                              compactly when the job ends, through the
 //	                              scratch key mmq:job:{ID}:events:compact,
@@ -28,10 +33,12 @@
 // Two keys are global:
 //
 //	mmq:jobs              zset    job ids scored by creation time (unix ms)
-//	mmq:notifications     stream  one entry per ended job: its record's fields
-//	                              as they were when it ended, which
-//	                              Notifications turns into tasks.Notification;
-//	                              capped with MAXLEN ~ Config.NotificationsMaxLen
+//	mmq:notifications     stream  one entry per ended job: the fields of its
+//	                              record a notification shows, as they were
+//	                              when it ended, which Notifications turns into
+//	                              tasks.Notification; capped with MAXLEN ~
+//	                              Config.NotificationsMaxLen and trimmed with
+//	                              MINID ~ to Config.NotificationsMaxAge
 //
 // When a job ends, all its keys get a TTL of Config.Retention. Its entry in
 // mmq:jobs has none; ListJobs drops entries whose record has expired as it

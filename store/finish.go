@@ -14,11 +14,14 @@ import (
 // password, appends the record to the notifications stream and sets the TTL
 // of the job's keys, and returns the record.
 //
-// The stream entry is the record itself, field for field, rather than the
-// notification JSON: a script cannot call tasks.NewNotification, and
-// building the notification from the record read in the same atomic step is
-// what keeps its counts exact while pages are being saved. Notifications
-// makes the JSON when it reads the entry.
+// The stream entry is the fields of the record a notification shows (see
+// NOTE_FIELDS; not the options, callback URL or error message, which would
+// multiply the stream's size), rather than the notification JSON: a script
+// cannot call tasks.NewNotification, and building the notification from
+// the record read in the same atomic step is what keeps its counts exact
+// while pages are being saved. Notifications makes the JSON when it reads
+// the entry. The stream is trimmed by count (MAXLEN) and by age (MINID:
+// entries older than Config.NotificationsMaxAge go).
 //
 // When the job belongs to a batch, the batch's counters move in the same
 // step, and the job that ends the batch marks it completed and appends the
@@ -52,8 +55,11 @@ import (
 // retention in ms, stream max length, status queued, status processing, key
 // prefix, then for a derived state: status succeeded, failed and partially
 // succeeded, and the pages-failed error code; then the index sweep's cutoff
-// (unix ms) and a random number in [0, 1).
+// (unix ms), a random number in [0, 1) and the oldest notification id
+// kept (unix ms).
 const endJobLua = `
+local NOTE_FIELDS = {'id', 'kind', 'batch_id', 'status', 'pages_total', 'pages_done', 'pages_failed',
+  'error_code', 'metadata', 'metadata_batch', 'created_at', 'started_at', 'finished_at'}
 local function end_job(K, A, o)
 local final, code, msg = A[o + 1], A[o + 3], A[o + 4]
 if final == '' then
@@ -78,7 +84,12 @@ if code ~= '' then redis.call('HSET', K[1], 'error_code', code) end
 if msg ~= '' then redis.call('HSET', K[1], 'error_message', msg) end
 redis.call('DEL', K[6])
 local record = redis.call('HGETALL', K[1])
-redis.call('XADD', K[7], 'MAXLEN', '~', maxlen, '*', unpack(record))
+local note, vals = {}, redis.call('HMGET', K[1], unpack(NOTE_FIELDS))
+for i, f in ipairs(NOTE_FIELDS) do
+  if vals[i] then table.insert(note, f); table.insert(note, vals[i]) end
+end
+redis.call('XADD', K[7], 'MAXLEN', '~', maxlen, '*', unpack(note))
+redis.call('XTRIM', K[7], 'MINID', '~', A[o + 16])
 local done = tonumber(redis.call('HGET', K[1], 'pages_done') or 0)
 local failed = tonumber(redis.call('HGET', K[1], 'pages_failed') or 0)
 redis.call('XADD', K[8], '*', 'type', 'state', 'data', cjson.encode({status = final, final = true,
@@ -168,7 +179,7 @@ func (s *Redis) finish(ctx context.Context, id string, status tasks.Status, code
 	if err != nil {
 		return nil, scriptErr(err, "finish", id)
 	}
-	return endedJob(reply)
+	return s.endedJob(ctx, reply)
 }
 
 // endKeys returns the KEYS of end_job for the job of k.
@@ -186,16 +197,17 @@ func (s *Redis) endArgs(args []any, status tasks.Status, code tasks.Code, msg st
 		string(tasks.StatusQueued), string(tasks.StatusProcessing), s.cfg.Prefix,
 		string(tasks.StatusSucceeded), string(tasks.StatusFailed), string(tasks.StatusPartiallySucceeded),
 		string(tasks.CodePagesFailed),
-		now.Add(-s.cfg.Retention).UnixMilli(), rand.Float64())
+		now.Add(-s.cfg.Retention).UnixMilli(), rand.Float64(),
+		now.Add(-s.cfg.NotificationsMaxAge).UnixMilli())
 }
 
 // endedJob decodes the record end_job returns.
-func endedJob(reply any) (*tasks.Job, error) {
+func (s *Redis) endedJob(ctx context.Context, reply any) (*tasks.Job, error) {
 	h, err := pairsToMap(reply)
 	if err != nil {
 		return nil, err
 	}
-	j, err := decodeJob(h)
+	j, err := s.decodeOne(ctx, h)
 	if err != nil {
 		return nil, err
 	}

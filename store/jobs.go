@@ -15,20 +15,21 @@ import (
 // createScript writes a new job unless its record exists.
 //
 // KEYS: record, jobs index, secret.
-// ARGV: id, index score, password ("" for none), record field/value pairs...
+// ARGV: id, index score, password ("" for none), password TTL in ms, record
+// field/value pairs...
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3]) end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
 return 1
 `)
 
 // CreateJob stores the new job j, whose ID the caller sets, and adds it to the
 // list of recent jobs. It fills in j.Status (queued) and j.CreatedAt (now)
 // when they are zero, and sets j.HasPassword to whether password is given.
-// The password is kept under a key of its own, never in the record, and is
-// deleted when the job ends. An existing id is a tasks.CodeConflict error.
+// The password is kept under a key of its own, never in the record, for at
+// most Config.PasswordTTL, and is deleted when the job ends. An existing id is a tasks.CodeConflict error.
 func (s *Redis) CreateJob(ctx context.Context, j *tasks.Job, password string) error {
 	if j.ID == "" || strings.ContainsAny(j.ID, "{}") {
 		return tasks.Errorf(tasks.CodeInvalidRequest, "invalid job id %q", j.ID)
@@ -45,7 +46,7 @@ func (s *Redis) CreateJob(ctx context.Context, j *tasks.Job, password string) er
 		return err
 	}
 	k := s.keys(j.ID)
-	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password}, fields...)
+	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password, s.cfg.PasswordTTL.Milliseconds()}, fields...)
 	created, err := createScript.Run(ctx, s.client, []string{k.record, s.jobs, k.secret}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("store: create job %s: %w", j.ID, err)
@@ -65,7 +66,7 @@ func (s *Redis) GetJob(ctx context.Context, id string) (*tasks.Job, error) {
 	if len(h) == 0 {
 		return nil, notFound(id)
 	}
-	return decodeJob(h)
+	return s.decodeOne(ctx, h)
 }
 
 // listChunk is how many index entries ListJobs reads at a time when it
@@ -93,7 +94,10 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 	if status != "" {
 		chunk = max(chunk, listChunk)
 	}
-	var expired []string
+	var (
+		expired []string
+		refs    []metadataRef
+	)
 	for more := true; more && len(jobs) <= limit; {
 		var entries []redis.Z
 		entries, more, err = s.indexAfter(ctx, pos, chunk)
@@ -122,12 +126,18 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 			if status != "" && j.Status != status {
 				continue
 			}
+			if r, ok := inheritsMetadata(h, &j.Metadata); ok {
+				refs = append(refs, r)
+			}
 			if jobs = append(jobs, j); len(jobs) > limit {
 				break
 			}
 		}
 	}
 	if err := s.prune(ctx, expired); err != nil {
+		return nil, "", err
+	}
+	if err := s.fillMetadata(ctx, refs); err != nil {
 		return nil, "", err
 	}
 	if len(jobs) > limit {

@@ -41,7 +41,11 @@ func (s *Redis) Notifications(ctx context.Context, after string, count int64, bl
 	if err != nil {
 		return nil, fmt.Errorf("store: read notifications after %s: %w", after, err)
 	}
-	var ns []tasks.Notification
+	var (
+		ns   []tasks.Notification
+		refs []metadataRef
+		from []int
+	)
 	for _, st := range streams {
 		for _, m := range st.Messages {
 			// An entry is the job's record at its end; see finishScript.
@@ -55,7 +59,16 @@ func (s *Redis) Notifications(ctx context.Context, after string, count int64, bl
 			}
 			n.StreamID = m.ID
 			ns = append(ns, n)
+			if h["event"] != tasks.EventBatchCompleted && h[fieldMetadataFromBatch] == "1" && len(n.Metadata) == 0 {
+				from = append(from, len(ns)-1)
+			}
 		}
+	}
+	for _, i := range from {
+		refs = append(refs, metadataRef{batch: ns[i].BatchID, dst: &ns[i].Metadata})
+	}
+	if err := s.fillMetadata(ctx, refs); err != nil {
+		return nil, err
 	}
 	return ns, nil
 }

@@ -46,7 +46,7 @@ func (s *Redis) StartJob(ctx context.Context, id string) (*tasks.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeJob(h)
+	return s.decodeOne(ctx, h)
 }
 
 // updateScript sets fields of an existing record; a missing record gives a
@@ -173,7 +173,7 @@ return end_job(KEYS, ARGV, 11)
 // done count; a done page is never downgraded to failed. Results for a job
 // already in a final state are ignored.
 func (s *Redis) SavePage(ctx context.Context, id string, r tasks.PageResult) error {
-	args, err := saveArgs(id, r)
+	args, err := s.saveArgs(id, r)
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (s *Redis) SavePage(ctx context.Context, id string, r tasks.PageResult) err
 // page counted failed by an earlier run and being analyzed again would
 // otherwise see its new result ignored.
 func (s *Redis) SaveLastPage(ctx context.Context, id string, r tasks.PageResult) (*tasks.Job, error) {
-	args, err := saveArgs(id, r)
+	args, err := s.saveArgs(id, r)
 	if err != nil {
 		return nil, err
 	}
@@ -205,11 +205,14 @@ func (s *Redis) SaveLastPage(ctx context.Context, id string, r tasks.PageResult)
 	if _, ok := reply.(int64); ok {
 		return nil, nil
 	}
-	return endedJob(reply)
+	return s.endedJob(ctx, reply)
 }
 
-// saveArgs returns the ARGV of save_page for result r.
-func saveArgs(id string, r tasks.PageResult) ([]any, error) {
+// saveArgs returns the ARGV of save_page for result r. A result whose JSON
+// is over Config.MaxPageResultBytes is stored as a failed page with
+// tasks.CodeResultTooLarge in its place: a 42 KB PDF of 200 pages could
+// otherwise leave megabytes per page in Redis.
+func (s *Redis) saveArgs(id string, r tasks.PageResult) ([]any, error) {
 	switch {
 	case r.Index < 0:
 		return nil, tasks.Errorf(tasks.CodeInvalidRequest, "job %s: negative page index %d", id, r.Index)
@@ -219,6 +222,14 @@ func saveArgs(id string, r tasks.PageResult) ([]any, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("store: encode page %d of job %s: %w", r.Index, id, err)
+	}
+	if len(b) > s.cfg.MaxPageResultBytes {
+		r.Status, r.Output = tasks.PageFailed, nil
+		r.ErrorCode = tasks.CodeResultTooLarge
+		r.ErrorMessage = fmt.Sprintf("the result of this page is %d bytes; at most %d are stored", len(b), s.cfg.MaxPageResultBytes)
+		if b, err = json.Marshal(r); err != nil {
+			return nil, fmt.Errorf("store: encode page %d of job %s: %w", r.Index, id, err)
+		}
 	}
 	done := "0"
 	if r.Status == tasks.PageDone {

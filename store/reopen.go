@@ -45,7 +45,7 @@ func (s *Redis) ReopenJob(ctx context.Context, id string) (*tasks.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := decodeJob(h)
+	j, err := s.decodeOne(ctx, h)
 	if err != nil {
 		return nil, err
 	}

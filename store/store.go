@@ -30,6 +30,18 @@ type Config struct {
 	// approximate (XADD MAXLEN ~), which lets Redis trim whole nodes.
 	// Defaults to 100000.
 	NotificationsMaxLen int64
+	// NotificationsMaxAge drops notifications older than this from the
+	// stream (XTRIM MINID ~, each time one is added). Defaults to
+	// Retention: no notification outlives the job it is about.
+	NotificationsMaxAge time.Duration
+	// PasswordTTL bounds how long a job's PDF password is kept while the
+	// job waits or runs; it is deleted when the job ends. A job still
+	// queued after it fails as encrypted. Defaults to Retention.
+	PasswordTTL time.Duration
+	// MaxPageResultBytes caps one page's stored result (its JSON); a
+	// larger one is stored as a failed page with tasks.CodeResultTooLarge.
+	// Defaults to 1 MiB.
+	MaxPageResultBytes int
 }
 
 func (c *Config) setDefaults() {
@@ -42,7 +54,19 @@ func (c *Config) setDefaults() {
 	if c.NotificationsMaxLen == 0 {
 		c.NotificationsMaxLen = 100000
 	}
+	if c.NotificationsMaxAge == 0 {
+		c.NotificationsMaxAge = c.Retention
+	}
+	if c.PasswordTTL == 0 {
+		c.PasswordTTL = c.Retention
+	}
+	if c.MaxPageResultBytes == 0 {
+		c.MaxPageResultBytes = DefaultMaxPageResultBytes
+	}
 }
+
+// DefaultMaxPageResultBytes is Config.MaxPageResultBytes' default.
+const DefaultMaxPageResultBytes = 1 << 20
 
 // Validate reports the first invalid setting of c.
 func (c Config) Validate() error {
@@ -53,6 +77,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("store: retention %v is under one second", c.Retention)
 	case c.NotificationsMaxLen < 0:
 		return fmt.Errorf("store: negative notifications max length %d", c.NotificationsMaxLen)
+	case c.NotificationsMaxAge < time.Second:
+		return fmt.Errorf("store: notifications max age %v is under one second", c.NotificationsMaxAge)
+	case c.PasswordTTL < time.Second:
+		return fmt.Errorf("store: password TTL %v is under one second", c.PasswordTTL)
+	case c.MaxPageResultBytes < 4<<10:
+		return fmt.Errorf("store: max page result bytes %d is under 4 KiB", c.MaxPageResultBytes)
 	}
 	return nil
 }

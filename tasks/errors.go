@@ -68,6 +68,9 @@ const (
 	// CodeBusy: the server holds as many upload bytes as it allows at
 	// once; retry after the response's Retry-After.
 	CodeBusy Code = "busy"
+	// CodeResultTooLarge: one page's result is over the store's cap
+	// (store.max_page_result_bytes); the page is stored failed with it.
+	CodeResultTooLarge Code = "result_too_large"
 )
 
 // permanentCodes lists the codes that no retry can fix.
@@ -79,6 +82,7 @@ var permanentCodes = map[Code]bool{
 	CodeCanceled: true, CodeFFmpegUnavailable: true, CodeInvalidVideo: true, CodeNoVideoStream: true,
 	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true,
 	CodeInvalidSchema: true, CodeProviderRequired: true, CodeSchemaMismatch: true,
+	CodeResultTooLarge: true,
 }
 
 // Error is an error with a code and a message meant for the client.

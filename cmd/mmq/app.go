@@ -87,6 +87,9 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Prefix:              cfg.Store.Prefix,
 		Retention:           cfg.Store.Retention,
 		NotificationsMaxLen: cfg.Store.NotificationsMaxLen,
+		NotificationsMaxAge: cfg.Store.NotificationsMaxAge,
+		PasswordTTL:         cfg.Store.PasswordTTL,
+		MaxPageResultBytes:  cfg.Store.MaxPageResultBytes,
 	}
 	if a.store, err = store.New(a.rdb, storeConf); err != nil {
 		return err
