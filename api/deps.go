@@ -18,6 +18,12 @@ type Store interface {
 	// ListJobs returns up to limit jobs, newest first, in status if not empty,
 	// and the cursor of the next page, empty on the last one.
 	ListJobs(ctx context.Context, status tasks.Status, limit int, cursor string) (jobs []*tasks.Job, next string, err error)
+	// CountJobs returns how many jobs created in [from, to] are in each
+	// state, without reading their records.
+	CountJobs(ctx context.Context, from, to time.Time) (map[tasks.Status]int, error)
+	// RecentJobs returns up to n jobs created at or after from in one of
+	// the states sts, newest first.
+	RecentJobs(ctx context.Context, sts []tasks.Status, from time.Time, n int) ([]*tasks.Job, error)
 	// Results returns up to limit page results with Index > after, in
 	// ascending order, and whether more follow. after = -1 starts at the
 	// beginning.

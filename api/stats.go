@@ -10,18 +10,20 @@ import (
 	"github.com/mmq/mmq/tasks"
 )
 
-// Bounds of GET /v1/stats: one answer reads at most this much of the
-// store, newest first, and says when it stopped short.
+// Bounds of GET /v1/stats. The counts by state come from the store's
+// status indexes whatever the number of jobs; the figures that need records
+// (latencies, cost, guardrail rate) read at most this much, newest first,
+// and say when they stopped short.
 const (
 	defaultStatsWindow = time.Hour
 	// maxStatsWindow is beyond any sensible store.retention.
 	maxStatsWindow = 31 * 24 * time.Hour
-	// maxStatsJobs bounds the job records read (about 1 KiB each).
-	maxStatsJobs = 10000
+	// maxStatsJobs bounds the finished job records read (about 1 KiB
+	// each).
+	maxStatsJobs = 1000
 	// maxStatsPages bounds the page results read for the page figures;
 	// a result carries its output, so these are the expensive reads.
-	maxStatsPages  = 20000
-	statsListBatch = 500
+	maxStatsPages = 2000
 )
 
 // handleStats sums up recent jobs against the targets:
@@ -44,48 +46,35 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// stats reads the jobs created in the window before now, and the page
-// results of the most recent finished ones.
+// stats counts the jobs created in the window before now by state, and
+// reads the records and page results of the most recent finished ones.
 func (s *Server) stats(ctx context.Context, window time.Duration, now time.Time) (*tasks.Stats, error) {
 	from := now.Add(-window)
-	st := &tasks.Stats{Since: window.String(), From: from.UTC(), To: now.UTC(), Jobs: map[tasks.Status]int{}}
-	var (
-		ended   []*tasks.Job // finished, not canceled
-		scanned int
-		cursor  string
-	)
-scan:
-	for {
-		jobs, next, err := s.deps.Store.ListJobs(ctx, "", statsListBatch, cursor)
-		if err != nil {
-			return nil, err
+	st := &tasks.Stats{Since: window.String(), From: from.UTC(), To: now.UTC()}
+	counts, err := s.deps.Store.CountJobs(ctx, from, now)
+	if err != nil {
+		return nil, err
+	}
+	st.Jobs = counts
+	for status, n := range counts {
+		if status.Final() {
+			st.Finished += n
 		}
-		for _, j := range jobs {
-			// Newest first: the first job older than the window ends it.
-			if j.CreatedAt.Before(from) {
-				break scan
-			}
-			if scanned == maxStatsJobs {
-				st.JobsTruncated = true
-				break scan
-			}
-			scanned++
-			st.Jobs[j.Status]++
-			if !j.Status.Final() {
-				continue
-			}
-			st.Finished++
-			if j.Usage != nil {
-				st.CostUSD += j.Usage.CostUSD
-			}
-			if j.Status != tasks.StatusCanceled {
-				ended = append(ended, j)
-			}
+	}
+	finished := []tasks.Status{tasks.StatusSucceeded, tasks.StatusPartiallySucceeded, tasks.StatusFailed, tasks.StatusCanceled}
+	recent, err := s.deps.Store.RecentJobs(ctx, finished, from, maxStatsJobs)
+	if err != nil {
+		return nil, err
+	}
+	st.JobsTruncated = len(recent) < st.Finished
+	var ended []*tasks.Job // finished, not canceled
+	for _, j := range recent {
+		if j.Usage != nil {
+			st.CostUSD += j.Usage.CostUSD
 		}
-		if next == "" {
-			break
+		if j.Status != tasks.StatusCanceled {
+			ended = append(ended, j)
 		}
-		cursor = next
 	}
 
 	var jobMS []int64
@@ -97,11 +86,11 @@ scan:
 		pages += j.PagesDone + j.PagesFailed
 	}
 	st.JobLatency = latency(jobMS)
-	if len(ended) > 0 {
-		st.SuccessRate = float64(st.Jobs[tasks.StatusSucceeded]) / float64(len(ended))
+	if n := st.Finished - st.Jobs[tasks.StatusCanceled]; n > 0 {
+		st.SuccessRate = float64(st.Jobs[tasks.StatusSucceeded]) / float64(n)
 	}
-	if st.Finished > 0 {
-		st.CostPerJobUSD = st.CostUSD / float64(st.Finished)
+	if len(recent) > 0 {
+		st.CostPerJobUSD = st.CostUSD / float64(len(recent))
 	}
 	if pages > 0 {
 		st.CostPerPageUSD = st.CostUSD / float64(pages)

@@ -97,7 +97,7 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 			}
 			k := s.keys(j.ID)
 			args := append([]any{j.ID, j.CreatedAt.UnixMilli(), "", 0}, f...)
-			cmds[i] = createScript.EvalSha(ctx, pipe, []string{k.record, s.jobs, k.secret}, args...)
+			cmds[i] = createScript.EvalSha(ctx, pipe, []string{k.record, s.jobs, k.secret, s.statusIndex(j.Status)}, args...)
 			ids[i] = j.ID
 		}
 		pipe.RPush(ctx, list, ids...)

@@ -57,7 +57,7 @@ import (
 // succeeded, and the pages-failed error code; then the index sweep's cutoff
 // (unix ms), a random number in [0, 1) and the oldest notification id
 // kept (unix ms).
-const endJobLua = `
+var endJobLua = statusLua + `
 local NOTE_FIELDS = {'id', 'kind', 'batch_id', 'status', 'pages_total', 'pages_done', 'pages_failed',
   'error_code', 'metadata', 'metadata_batch', 'created_at', 'started_at', 'finished_at'}
 local function end_job(K, A, o)
@@ -79,7 +79,8 @@ if final == '' then
   end
 end
 local now, ttl, maxlen, prefix = A[o + 2], A[o + 5], A[o + 6], A[o + 9]
-redis.call('HSET', K[1], 'status', final, 'finished_at', now)
+set_status(K[1], prefix, final)
+redis.call('HSET', K[1], 'finished_at', now)
 if code ~= '' then redis.call('HSET', K[1], 'error_code', code) end
 if msg ~= '' then redis.call('HSET', K[1], 'error_message', msg) end
 redis.call('DEL', K[6])
@@ -102,7 +103,10 @@ local old = redis.call('ZCOUNT', K[9], '-inf', '(' .. A[o + 14])
 if old > 0 then
   local first = math.min(math.floor(tonumber(A[o + 15]) * old), math.max(old - 2, 0))
   for _, id in ipairs(redis.call('ZRANGE', K[9], first, first + 1)) do
-    if redis.call('EXISTS', prefix .. ':job:{' .. id .. '}') == 0 then redis.call('ZREM', K[9], id) end
+    if redis.call('EXISTS', prefix .. ':job:{' .. id .. '}') == 0 then
+      redis.call('ZREM', K[9], id)
+      unindex(prefix, id)
+    end
   end
 end
 local batch = redis.call('HGET', K[1], 'batch_id')

@@ -14,13 +14,14 @@ import (
 
 // createScript writes a new job unless its record exists.
 //
-// KEYS: record, jobs index, secret.
+// KEYS: record, jobs index, secret, index of the job's status.
 // ARGV: id, index score, password ("" for none), password TTL in ms, record
 // field/value pairs...
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
 return 1
 `)
@@ -47,7 +48,7 @@ func (s *Redis) CreateJob(ctx context.Context, j *tasks.Job, password string) er
 	}
 	k := s.keys(j.ID)
 	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password, s.cfg.PasswordTTL.Milliseconds()}, fields...)
-	created, err := createScript.Run(ctx, s.client, []string{k.record, s.jobs, k.secret}, args...).Int()
+	created, err := createScript.Run(ctx, s.client, []string{k.record, s.jobs, k.secret, s.statusIndex(j.Status)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("store: create job %s: %w", j.ID, err)
 	}
@@ -69,14 +70,12 @@ func (s *Redis) GetJob(ctx context.Context, id string) (*tasks.Job, error) {
 	return s.decodeOne(ctx, h)
 }
 
-// listChunk is how many index entries ListJobs reads at a time when it
-// filters by status, and so may skip many.
-const listChunk = 200
-
 // ListJobs returns up to limit jobs (default 50, at most 1000) newest first,
 // only those in status when it is not empty. after is the next cursor of the
 // previous page; "" starts at the newest. next is "" on the last page. Jobs
-// whose record has expired are dropped from the index.
+// whose record has expired are dropped from the index. A status reads the
+// index of that status (see statusIndex), so it costs what the page holds,
+// however many jobs are in other states.
 func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, after string) (jobs []*tasks.Job, next string, err error) {
 	if status != "" && !status.Valid() {
 		return nil, "", tasks.Errorf(tasks.CodeInvalidRequest, "unknown status %q", status)
@@ -91,8 +90,9 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 	}
 	// Reading one job more than asked tells whether a next page exists.
 	chunk := limit + 1
+	index := s.jobs
 	if status != "" {
-		chunk = max(chunk, listChunk)
+		index = s.statusIndex(status)
 	}
 	var (
 		expired []string
@@ -100,7 +100,7 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 	)
 	for more := true; more && len(jobs) <= limit; {
 		var entries []redis.Z
-		entries, more, err = s.indexAfter(ctx, pos, chunk)
+		entries, more, err = s.indexAfter(ctx, index, pos, chunk)
 		if err != nil {
 			return nil, "", err
 		}
@@ -124,7 +124,7 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 				return nil, "", err
 			}
 			if status != "" && j.Status != status {
-				continue
+				continue // moved since the index was read
 			}
 			if r, ok := inheritsMetadata(h, &j.Metadata); ok {
 				refs = append(refs, r)
@@ -152,10 +152,14 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 // created again under the same id in the meantime keeps its entry.
 //
 // KEYS: jobs index, then the record of each job of ARGV.
-// ARGV: job ids.
-var pruneScript = redis.NewScript(`
-for i, id in ipairs(ARGV) do
-  if redis.call('EXISTS', KEYS[i + 1]) == 0 then redis.call('ZREM', KEYS[1], id) end
+// ARGV: key prefix, then job ids.
+var pruneScript = redis.NewScript(statusLua + `
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    unindex(ARGV[1], id)
+  end
 end
 return 0
 `)
@@ -167,10 +171,11 @@ func (s *Redis) prune(ctx context.Context, ids []string) error {
 	}
 	keys := make([]string, 0, len(ids)+1)
 	keys = append(keys, s.jobs)
-	args := make([]any, len(ids))
-	for i, id := range ids {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, s.cfg.Prefix)
+	for _, id := range ids {
 		keys = append(keys, s.keys(id).record)
-		args[i] = id
+		args = append(args, id)
 	}
 	if err := pruneScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
 		return fmt.Errorf("store: prune jobs index: %w", err)
@@ -178,15 +183,15 @@ func (s *Redis) prune(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// indexAfter returns up to n entries of the jobs index that come after pos,
-// newest first, and whether more may follow.
-func (s *Redis) indexAfter(ctx context.Context, pos cursor, n int) ([]redis.Z, bool, error) {
+// indexAfter returns up to n entries of the jobs index (or of a status
+// index) that come after pos, newest first, and whether more may follow.
+func (s *Redis) indexAfter(ctx context.Context, index string, pos cursor, n int) ([]redis.Z, bool, error) {
 	by := &redis.ZRangeBy{Max: "+inf", Min: "-inf", Count: int64(n)}
 	if pos.id != "" {
 		by.Max = strconv.FormatInt(pos.ms, 10)
 	}
 	for {
-		zs, err := s.client.ZRevRangeByScoreWithScores(ctx, s.jobs, by).Result()
+		zs, err := s.client.ZRevRangeByScoreWithScores(ctx, index, by).Result()
 		if err != nil {
 			return nil, false, fmt.Errorf("store: read jobs index: %w", err)
 		}

@@ -17,12 +17,12 @@ import (
 // A missing record gives a nil reply; otherwise the reply is the record.
 //
 // KEYS: record, events.
-// ARGV: now, status queued, status processing.
-var startScript = redis.NewScript(`
+// ARGV: now, status queued, status processing, key prefix.
+var startScript = redis.NewScript(statusLua + `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
 if status == ARGV[2] or status == ARGV[3] then
-  redis.call('HSET', KEYS[1], 'status', ARGV[3])
+  set_status(KEYS[1], ARGV[4], ARGV[3])
   local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
   redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1])
   redis.call('XADD', KEYS[2], '*', 'type', 'state', 'data', cjson.encode({status = ARGV[3], attempts = attempts,
@@ -38,7 +38,7 @@ return redis.call('HGETALL', KEYS[1])
 func (s *Redis) StartJob(ctx context.Context, id string) (*tasks.Job, error) {
 	k := s.keys(id)
 	reply, err := startScript.Run(ctx, s.client, []string{k.record, k.events},
-		formatTime(time.Now()), string(tasks.StatusQueued), string(tasks.StatusProcessing)).Result()
+		formatTime(time.Now()), string(tasks.StatusQueued), string(tasks.StatusProcessing), s.cfg.Prefix).Result()
 	if err != nil {
 		return nil, scriptErr(err, "start", id)
 	}

@@ -13,8 +13,9 @@ import (
 // in any other state is returned unchanged with a false flag.
 //
 // KEYS: record, results, idx, done, failed.
-// ARGV: status failed, status partially_succeeded, status queued.
-var reopenScript = redis.NewScript(`
+// ARGV: status failed, status partially_succeeded, status queued, key
+// prefix.
+var reopenScript = redis.NewScript(statusLua + `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
 if status ~= ARGV[1] and status ~= ARGV[2] then return {0, redis.call('HGETALL', KEYS[1])} end
@@ -24,7 +25,8 @@ for _, idx in ipairs(failed) do
   redis.call('ZREM', KEYS[3], idx)
 end
 redis.call('DEL', KEYS[5])
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'pages_failed', 0)
+set_status(KEYS[1], ARGV[4], ARGV[3])
+redis.call('HSET', KEYS[1], 'pages_failed', 0)
 -- The pages change: their combined answer (scope document) is made again.
 redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'finished_at', 'answer')
 for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
@@ -37,7 +39,7 @@ return {1, redis.call('HGETALL', KEYS[1])}
 func (s *Redis) ReopenJob(ctx context.Context, id string) (*tasks.Job, error) {
 	k := s.keys(id)
 	reply, err := reopenScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed},
-		string(tasks.StatusFailed), string(tasks.StatusPartiallySucceeded), string(tasks.StatusQueued)).Slice()
+		string(tasks.StatusFailed), string(tasks.StatusPartiallySucceeded), string(tasks.StatusQueued), s.cfg.Prefix).Slice()
 	if err != nil {
 		return nil, scriptErr(err, "reopen", id)
 	}

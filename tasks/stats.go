@@ -38,8 +38,9 @@ type Stats struct {
 	// PagesTruncated says the bound was hit.
 	PagesRead      int  `json:"pages_read"`
 	PagesTruncated bool `json:"pages_truncated,omitempty"`
-	// JobsTruncated says the window held more jobs than the server reads
-	// for one answer; the figures cover the most recent ones.
+	// JobsTruncated says the window held more finished jobs than the
+	// server reads for one answer: the counts by state still cover them
+	// all, the latencies and the cost the most recent ones.
 	JobsTruncated bool `json:"jobs_truncated,omitempty"`
 	// Checks holds each figure against its target, in a fixed order.
 	Checks []Check `json:"checks"`
