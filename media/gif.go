@@ -102,7 +102,9 @@ func parseGIF(data []byte) (*gifFile, error) {
 				return nil, fmt.Errorf("%w: image descriptor cut short", errGIF)
 			}
 			d := data[p:]
-			r := image.Rect(int(le16(d[1:])), int(le16(d[3:])), 0, 0)
+			// Not image.Rect, which would sort the corners (x, y) and (0, 0).
+			var r image.Rectangle
+			r.Min = image.Pt(int(le16(d[1:])), int(le16(d[3:])))
 			r.Max = r.Min.Add(image.Pt(int(le16(d[5:])), int(le16(d[7:]))))
 			q := p + 10
 			if d[9]&0x80 != 0 {

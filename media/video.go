@@ -74,11 +74,12 @@ const (
 	DefaultMaxVideoDimension = 8192
 	DefaultMaxVideoPixels    = 7680 * 4320
 	// DefaultMaxDecodePixels lets a job take DefaultMaxFrames frames of
-	// 1920x1080 (622 million pixels). On two cores, a plain 7680x4320 GIF
-	// canvas is encoded to PNG at about 150 million pixels a second, and
-	// ffmpeg decodes and encodes a 7680x4320 H.264 video's frames at about
-	// 110 million: the budget is 4 to 6 seconds of that work. Noise-like
-	// pictures encode to PNG up to 25 times slower.
+	// 1920x1080 (622 million pixels). On two cores, GIF frames of a plain
+	// 7680x4320 canvas come out as PNGs at about 110 million pixels a
+	// second (the encoder alone: 150 million), and ffmpeg decodes and
+	// encodes a 7680x4320 H.264 video's frames at about 110 million: the
+	// budget is about 6 seconds of that work. Noise-like pictures encode to
+	// PNG up to 25 times slower.
 	DefaultMaxDecodePixels = 640_000_000
 	DefaultSample          = "fps:1"
 	DefaultJPEGQuality     = 3
