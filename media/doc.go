@@ -42,7 +42,8 @@
 //
 // [Videos.Open] probes a video with ffprobe (an animated GIF is read in Go
 // with image/gif instead, ffmpeg not needed), refuses what the limits
-// exclude, and plans the frames from the job's sampling: fps:<n>,
+// exclude (the decode budget, VideoConfig.MaxDecodePixels, among them), and
+// plans the frames from the job's sampling: fps:<n>,
 // scene:<threshold> or keyframes, within max_frames and start/end.
 // [Video.Frames] then streams them from one ffmpeg process: its select or
 // fps filter picks the frames, showinfo logs each one's timestamp and size

@@ -29,8 +29,9 @@ const (
 // gifFile is an animated GIF whose block structure was scanned once. Its
 // frames are decoded one at a time by image/gif, from a single-frame GIF
 // built of the shared header and the frame's own blocks, and composited on
-// a canvas, so that memory holds one canvas (two for "restore to previous"
-// frames) however many frames the file has.
+// a canvas, so that memory holds one canvas, and for "restore to previous"
+// frames a copy of the part of it they cover, however many frames the file
+// has and whatever the sampling.
 type gifFile struct {
 	// head is the header, the logical screen descriptor (its size widened
 	// to hold every frame) and the global color table.
@@ -101,7 +102,9 @@ func parseGIF(data []byte) (*gifFile, error) {
 				return nil, fmt.Errorf("%w: image descriptor cut short", errGIF)
 			}
 			d := data[p:]
-			r := image.Rect(int(le16(d[1:])), int(le16(d[3:])), 0, 0)
+			// Not image.Rect, which would sort the corners (x, y) and (0, 0).
+			var r image.Rectangle
+			r.Min = image.Pt(int(le16(d[1:])), int(le16(d[3:])))
 			r.Max = r.Min.Add(image.Pt(int(le16(d[5:])), int(le16(d[7:]))))
 			q := p + 10
 			if d[9]&0x80 != 0 {
@@ -207,9 +210,12 @@ type gifPlayer struct {
 	canvas *image.RGBA
 	// next is the frame to draw next; the canvas shows frame next-1.
 	next int
-	// restore is the canvas before frame next-1 was drawn, when that frame
-	// is disposed of by restoring the previous picture.
-	restore *image.RGBA
+	// restore is the part of the canvas frame next-1 covers as it was
+	// before that frame was drawn, when the frame is disposed of by
+	// restoring the previous picture; restoreBuf is its reused storage,
+	// at most one canvas.
+	restore    *image.RGBA
+	restoreBuf []byte
 }
 
 func newGIFPlayer(g *gifFile) *gifPlayer {
@@ -227,24 +233,36 @@ func (pl *gifPlayer) advance() error {
 			draw.Draw(pl.canvas, prev.rect, image.White, image.Point{}, draw.Src)
 		case 3: // restore to previous
 			if pl.restore != nil {
-				copy(pl.canvas.Pix, pl.restore.Pix)
+				draw.Draw(pl.canvas, pl.restore.Rect, pl.restore, pl.restore.Rect.Min, draw.Src)
 			}
 		}
 	}
+	pl.restore = nil
 	f := pl.g.frames[pl.next]
 	m, err := pl.g.decodeFrame(pl.next)
 	if err != nil {
 		return err
 	}
 	if f.disposal == 3 {
-		if pl.restore == nil {
-			pl.restore = image.NewRGBA(pl.canvas.Rect)
-		}
-		copy(pl.restore.Pix, pl.canvas.Pix)
+		pl.save(m.Bounds())
 	}
 	draw.Draw(pl.canvas, m.Bounds(), m, m.Bounds().Min, draw.Over)
 	pl.next++
 	return nil
+}
+
+// save copies the part r of the canvas to pl.restore.
+func (pl *gifPlayer) save(r image.Rectangle) {
+	r = r.Intersect(pl.canvas.Rect)
+	if r.Empty() {
+		return
+	}
+	n := 4 * r.Dx() * r.Dy()
+	if cap(pl.restoreBuf) < n {
+		pl.restoreBuf = make([]byte, n)
+	}
+	pl.restore = &image.RGBA{Pix: pl.restoreBuf[:n], Stride: 4 * r.Dx(), Rect: r}
+	draw.Draw(pl.restore, r, pl.canvas, r.Min, draw.Src)
 }
 
 // showing returns the index of the frame shown at t seconds.
@@ -312,7 +330,7 @@ func (g *gifFile) units(ctx context.Context, plan tasks.VideoPlan, sample tasks.
 				}
 			}
 		default:
-			var prev *image.RGBA
+			var prev, cur []byte // scene grids
 			for i := g.showing(opts.Start); i < len(g.frames) && float64(g.frames[i].start)/100 < end && idx < opts.MaxFrames; i++ {
 				if err := show(i); err != nil {
 					yield(tasks.Unit{}, err)
@@ -320,11 +338,9 @@ func (g *gifFile) units(ctx context.Context, plan tasks.VideoPlan, sample tasks.
 				}
 				take := true
 				if sample.Mode == tasks.SampleScene {
-					take = prev == nil || sceneScore(prev, pl.canvas) > sample.Threshold
-					if prev == nil {
-						prev = image.NewRGBA(pl.canvas.Rect)
-					}
-					copy(prev.Pix, pl.canvas.Pix)
+					cur = sceneGrid(pl.canvas, cur[:0])
+					take = prev == nil || sceneScore(prev, cur) > sample.Threshold
+					prev, cur = cur, prev
 				}
 				if !take {
 					continue
@@ -338,26 +354,73 @@ func (g *gifFile) units(ctx context.Context, plan tasks.VideoPlan, sample tasks.
 	}
 }
 
-// sceneScore is the mean absolute difference of two pictures' colors on a
-// grid of at most 64x64 points, from 0 (same) to 1, the scale of ffmpeg's
-// scene score.
-func sceneScore(a, b *image.RGBA) float64 {
-	r := a.Rect
+// sceneGrid appends to dst the colors of m on a grid of at most 64x64
+// points (a few more when a side is not a multiple of 64), what sceneScore
+// compares: scene sampling keeps the grid of the frame before, not a copy
+// of the canvas.
+func sceneGrid(m *image.RGBA, dst []byte) []byte {
+	r := m.Rect
 	stepX, stepY := max(1, r.Dx()/64), max(1, r.Dy()/64)
-	var sum, n float64
 	for y := r.Min.Y; y < r.Max.Y; y += stepY {
 		for x := r.Min.X; x < r.Max.X; x += stepX {
-			i := a.PixOffset(x, y)
-			for c := 0; c < 3; c++ {
-				sum += math.Abs(float64(a.Pix[i+c]) - float64(b.Pix[i+c]))
-			}
-			n += 3
+			i := m.PixOffset(x, y)
+			dst = append(dst, m.Pix[i:i+3]...)
 		}
 	}
-	if n == 0 {
+	return dst
+}
+
+// sceneScore is the mean absolute difference of two pictures' grids of
+// colors (see sceneGrid), from 0 (same) to 1, the scale of ffmpeg's scene
+// score.
+func sceneScore(a, b []byte) float64 {
+	var sum float64
+	for i := range a {
+		sum += math.Abs(float64(a[i]) - float64(b[i]))
+	}
+	if len(a) == 0 {
 		return 0
 	}
-	return sum / n / 255
+	return sum / float64(len(a)) / 255
+}
+
+// work returns, without decoding anything, what producing the frames the
+// plan selects costs: pictures is how many pictures of the canvas are
+// encoded (an upper bound for scene sampling, which may take fewer), drawn
+// the pixels of the frames decoded and composited to reach them.
+func (g *gifFile) work(opts tasks.Options, sample tasks.Sample) (pictures int, drawn int64) {
+	end := g.seconds()
+	if opts.End > 0 && opts.End < end {
+		end = opts.End
+	}
+	last := -1 // the last frame composited
+	switch sample.Mode {
+	case tasks.SampleFPS:
+		for k := 0; k < opts.MaxFrames; k++ {
+			t := opts.Start + float64(k)/sample.FPS
+			if t >= end {
+				break
+			}
+			last = g.showing(t)
+			pictures++
+		}
+	default:
+		// Scene sampling composites every frame of the range until it has
+		// taken MaxFrames, keyframes sampling takes every one.
+		for i := g.showing(opts.Start); i < len(g.frames) && float64(g.frames[i].start)/100 < end; i++ {
+			if sample.Mode != tasks.SampleScene && pictures == opts.MaxFrames {
+				break
+			}
+			last = i
+			pictures = min(pictures+1, opts.MaxFrames)
+		}
+	}
+	canvas := image.Rect(0, 0, g.width, g.height)
+	for _, f := range g.frames[:last+1] {
+		r := f.rect.Intersect(canvas)
+		drawn += int64(r.Dx()) * int64(r.Dy())
+	}
+	return pictures, drawn
 }
 
 // pngEncoder favors speed: frames are analyzed, not archived.

@@ -41,6 +41,16 @@ type VideoConfig struct {
 	// tasks.CodeInvalidVideo: a frame is held decoded while it is encoded
 	// and analyzed. Defaults to 33177600, 8K UHD (7680x4320).
 	MaxPixels int
+	// MaxDecodePixels is the decode budget of one job, in pixels times
+	// frames, checked before anything is decoded: a job whose frames would
+	// cost more is refused with tasks.CodeDecodeTooLarge. An animated GIF
+	// costs its canvas times the pictures of it encoded, plus the pixels of
+	// the frames composited to reach them; another video costs its width
+	// times its height times the frames ffmpeg extracts (those fps sampling
+	// selects, else the job's max_frames). Defaults to 640000000, 300
+	// frames of 1920x1080: a few seconds of work (see
+	// DefaultMaxDecodePixels).
+	MaxDecodePixels int64
 	// DefaultSample is the sampling of a job that names none. When it is
 	// fps:<n> and the video is long enough that n frames a second would
 	// exceed the job's max_frames, the rate is lowered to fit. Defaults to
@@ -63,8 +73,16 @@ const (
 	DefaultMaxFrames         = 300
 	DefaultMaxVideoDimension = 8192
 	DefaultMaxVideoPixels    = 7680 * 4320
-	DefaultSample            = "fps:1"
-	DefaultJPEGQuality       = 3
+	// DefaultMaxDecodePixels lets a job take DefaultMaxFrames frames of
+	// 1920x1080 (622 million pixels). On two cores, GIF frames of a plain
+	// 7680x4320 canvas come out as PNGs at about 110 million pixels a
+	// second (the encoder alone: 150 million), and ffmpeg decodes and
+	// encodes a 7680x4320 H.264 video's frames at about 110 million: the
+	// budget is about 6 seconds of that work. Noise-like pictures encode to
+	// PNG up to 25 times slower.
+	DefaultMaxDecodePixels = 640_000_000
+	DefaultSample          = "fps:1"
+	DefaultJPEGQuality     = 3
 )
 
 func (c *VideoConfig) setDefaults() {
@@ -92,6 +110,9 @@ func (c *VideoConfig) setDefaults() {
 	if c.MaxPixels == 0 {
 		c.MaxPixels = DefaultMaxVideoPixels
 	}
+	if c.MaxDecodePixels == 0 {
+		c.MaxDecodePixels = DefaultMaxDecodePixels
+	}
 	if c.DefaultSample == "" {
 		c.DefaultSample = DefaultSample
 	}
@@ -109,8 +130,8 @@ func (c VideoConfig) Validate() error {
 	if c.Timeout < 0 || c.ProbeTimeout < 0 || c.MaxDuration < 0 {
 		errs = append(errs, errors.New("media: VideoConfig timeouts and MaxDuration must not be negative"))
 	}
-	if c.MaxFrames < 0 || c.MaxDimension < 0 || c.MaxPixels < 0 {
-		errs = append(errs, errors.New("media: VideoConfig.MaxFrames, MaxDimension and MaxPixels must not be negative"))
+	if c.MaxFrames < 0 || c.MaxDimension < 0 || c.MaxPixels < 0 || c.MaxDecodePixels < 0 {
+		errs = append(errs, errors.New("media: VideoConfig.MaxFrames, MaxDimension, MaxPixels and MaxDecodePixels must not be negative"))
 	}
 	if c.JPEGQuality < 0 || c.JPEGQuality > 31 || c.JPEGQuality == 1 {
 		errs = append(errs, fmt.Errorf("media: VideoConfig.JPEGQuality %d: want 2 to 31", c.JPEGQuality))
@@ -182,7 +203,8 @@ type VideoInput struct {
 // facts and opts with the defaults applied, or a *tasks.Error with
 // CodeEmptyFile, CodeInvalidVideo (truncated, corrupt, absurd dimensions),
 // CodeNoVideoStream, CodeUnsupportedCodec, CodeVideoTooLong,
-// CodeTooManyFrames, CodeInvalidRequest (bad options) or
+// CodeTooManyFrames, CodeDecodeTooLarge (the frames would cost more than
+// MaxDecodePixels), CodeInvalidRequest (bad options) or
 // CodeFFmpegUnavailable. It runs ffprobe once (twice for a file that does
 // not state its duration), or nothing at all for a GIF.
 func (v *Videos) Inspect(ctx context.Context, in VideoInput, opts tasks.Options) (*tasks.VideoPlan, error) {
@@ -239,7 +261,57 @@ func (v *Videos) Open(ctx context.Context, in VideoInput, opts tasks.Options) (_
 	if video.plan, video.sample, err = v.plan(info, opts); err != nil {
 		return nil, err
 	}
+	if err := v.checkDecode(video); err != nil {
+		return nil, err
+	}
 	return video, nil
+}
+
+// checkDecode refuses, with CodeDecodeTooLarge, a job whose frames would
+// cost more than MaxDecodePixels to decode, before any is decoded.
+func (v *Videos) checkDecode(video *Video) error {
+	budget := v.cfg.MaxDecodePixels
+	info, opts := video.plan.Info, video.plan.Options
+	picture := int64(info.Width) * int64(info.Height)
+	if video.gif != nil {
+		pictures, drawn := video.gif.work(opts, video.sample)
+		cost := picture*int64(pictures) + drawn
+		if cost <= budget {
+			return nil
+		}
+		return tasks.Errorf(tasks.CodeDecodeTooLarge,
+			"the GIF's canvas is %dx%d and this job draws %d frames of it (%s), %d pixels to decode and encode in all; "+
+				"a job may decode at most %d: %s",
+			info.Width, info.Height, pictures, video.plan.Options.Sample, cost, budget, fewerFrames(budget-drawn, picture, pictures, "GIF"))
+	}
+	frames := video.plan.Frames
+	if frames == 0 {
+		frames = opts.MaxFrames // scene and keyframes: at most max_frames
+	}
+	cost := picture * int64(frames)
+	if cost <= budget {
+		return nil
+	}
+	what := "extracts up to"
+	if video.plan.Frames > 0 {
+		what = "extracts"
+	}
+	return tasks.Errorf(tasks.CodeDecodeTooLarge,
+		"the video is %dx%d and this job %s %d frames of it (%s), %d pixels to decode; a job may decode at most %d: %s",
+		info.Width, info.Height, what, frames, video.plan.Options.Sample, cost, budget, fewerFrames(budget, picture, frames, "video"))
+}
+
+// fewerFrames says how to bring a job of frames pictures of picture pixels
+// within budget.
+func fewerFrames(budget, picture int64, frames int, kind string) string {
+	fit := int64(0)
+	if picture > 0 && budget > 0 {
+		fit = min(budget/picture, int64(frames-1))
+	}
+	if fit < 1 {
+		return "send a smaller " + kind
+	}
+	return fmt.Sprintf("ask for at most %d frames (max_frames, a lower rate, or start and end), or send a smaller %s", fit, kind)
 }
 
 // isGIF reports whether the input starts like a GIF. Empty input is a

@@ -36,6 +36,14 @@ const (
 	// CodeSchemaMismatch ends a page whose model answers did not validate
 	// against the job's schema after the re-asks.
 	CodeSchemaMismatch Code = "schema_mismatch"
+	// CodeDecodeTooLarge: decoding the frames a video job selects would
+	// cost more than the server's decode budget, counted before anything
+	// is decoded as picture pixels times frames (an animated GIF's canvas
+	// times the frames drawn from it, a video's width times height times
+	// the frames extracted). The message gives the figures; ask for fewer
+	// frames (max_frames, a lower rate, start and end) or send a smaller
+	// picture.
+	CodeDecodeTooLarge Code = "decode_too_large"
 
 	// Transient errors: retried.
 	CodeUnavailable    Code = "unavailable"
@@ -80,7 +88,7 @@ var permanentCodes = map[Code]bool{
 	CodeFileTooLarge: true, CodeInvalidRequest: true, CodeInvalidURL: true,
 	CodeNotFound: true, CodeConflict: true, CodeProviderRefused: true, CodeFetchFailed: true,
 	CodeCanceled: true, CodeFFmpegUnavailable: true, CodeInvalidVideo: true, CodeNoVideoStream: true,
-	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true,
+	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true, CodeDecodeTooLarge: true,
 	CodeInvalidSchema: true, CodeProviderRequired: true, CodeSchemaMismatch: true,
 	CodeResultTooLarge: true,
 }
