@@ -47,6 +47,7 @@ var statusOf = map[tasks.Code]int{
 	tasks.CodeResultTooLarge: http.StatusUnprocessableEntity,
 
 	// Videos.
+	tasks.CodeDecodeTooLarge:    http.StatusUnprocessableEntity,
 	tasks.CodeInvalidVideo:      http.StatusUnprocessableEntity,
 	tasks.CodeNoVideoStream:     http.StatusUnprocessableEntity,
 	tasks.CodeVideoTooLong:      http.StatusUnprocessableEntity,

@@ -175,7 +175,7 @@ func TestVideoDecodeBudget(t *testing.T) {
 	}
 	// A probe recorded by the API is checked again.
 	info := tasks.VideoInfo{DurationSec: 2, FPS: 25, Codec: "h264", Format: "mov,mp4,m4a,3gp,3g2,mj2", Width: 7680, Height: 4320}
-	_, err := newVideos(t, media.VideoConfig{}).Open(context.Background(), media.VideoInput{Path: path, Info: &info}, tasks.Options{Sample: "fps:25"})
+	_, err := newVideos(t, media.VideoConfig{MaxDecodePixels: 1_000_000_000}).Open(context.Background(), media.VideoInput{Path: path, Info: &info}, tasks.Options{Sample: "fps:25"})
 	if tasks.ErrorCode(err) != tasks.CodeDecodeTooLarge {
 		t.Errorf("50 frames of a recorded 7680x4320 probe: %v, want %s", err, tasks.CodeDecodeTooLarge)
 	}

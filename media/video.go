@@ -47,8 +47,8 @@ type VideoConfig struct {
 	// costs its canvas times the pictures of it encoded, plus the pixels of
 	// the frames composited to reach them; another video costs its width
 	// times its height times the frames ffmpeg extracts (those fps sampling
-	// selects, else the job's max_frames). Defaults to 640000000, 300
-	// frames of 1920x1080: a few seconds of work (see
+	// selects, else the job's max_frames). Defaults to 2500000000, 300
+	// frames of 3840x2160: about 20 seconds of work (see
 	// DefaultMaxDecodePixels).
 	MaxDecodePixels int64
 	// DefaultSample is the sampling of a job that names none. When it is
@@ -74,13 +74,15 @@ const (
 	DefaultMaxVideoDimension = 8192
 	DefaultMaxVideoPixels    = 7680 * 4320
 	// DefaultMaxDecodePixels lets a job take DefaultMaxFrames frames of
-	// 1920x1080 (622 million pixels). On two cores, GIF frames of a plain
-	// 7680x4320 canvas come out as PNGs at about 110 million pixels a
-	// second (the encoder alone: 150 million), and ffmpeg decodes and
-	// encodes a 7680x4320 H.264 video's frames at about 110 million: the
-	// budget is about 6 seconds of that work. Noise-like pictures encode to
-	// PNG up to 25 times slower.
-	DefaultMaxDecodePixels = 640_000_000
+	// 3840x2160 (2.49 billion pixels): a 4K video sampled at the default
+	// rate and frame cap is an ordinary job, while the review's 6.9 KB GIF
+	// (a 7680x4320 canvas drawn 300 times, 10 billion) is refused. On two
+	// cores, GIF frames of a plain 7680x4320 canvas come out as PNGs at
+	// about 110 million pixels a second (the encoder alone: 150 million),
+	// and ffmpeg decodes and encodes a 7680x4320 H.264 video's frames at
+	// about 110 million: the budget is about 20 seconds of that work.
+	// Noise-like pictures encode to PNG up to 25 times slower.
+	DefaultMaxDecodePixels = 2_500_000_000
 	DefaultSample          = "fps:1"
 	DefaultJPEGQuality     = 3
 )
