@@ -21,9 +21,9 @@ type Store interface {
 	// CountJobs returns how many jobs created in [from, to] are in each
 	// state, without reading their records.
 	CountJobs(ctx context.Context, from, to time.Time) (map[tasks.Status]int, error)
-	// RecentJobs returns up to n jobs created at or after from in one of
-	// the states sts, newest first.
-	RecentJobs(ctx context.Context, sts []tasks.Status, from time.Time, n int) ([]*tasks.Job, error)
+	// Tally sums the counters kept as the jobs created in [from, to] ended
+	// and their pages got outcomes, without reading their records.
+	Tally(ctx context.Context, from, to time.Time) (*tasks.Tally, error)
 	// Results returns up to limit page results with Index > after, in
 	// ascending order, and whether more follow. after = -1 starts at the
 	// beginning.

@@ -68,7 +68,8 @@ func TestStats(t *testing.T) {
 		// Canceled jobs are left out of the success rate.
 		{"success rate", s.SuccessRate, 0.5},
 		{"pages read", s.PagesRead, 3},
-		{"page latency", s.PageLatency, tasks.Latency{N: 3, P50MS: 200, P99MS: 300}},
+		// Within the 4.5 % of the histograms' buckets.
+		{"page latency", s.PageLatency, tasks.Latency{N: 3, P50MS: 205, P99MS: 291}},
 		{"guardrail pages", s.GuardrailPages, 1},
 		{"cost", fmt.Sprintf("%.2f", s.CostUSD), "0.03"},
 		{"cost per page", fmt.Sprintf("%.3f", s.CostPerPageUSD), "0.010"},
@@ -81,7 +82,7 @@ func TestStats(t *testing.T) {
 		}
 	}
 	// The failed job took about 5 minutes from submission, the other 10.
-	if p := time.Duration(s.JobLatency.P99MS) * time.Millisecond; p < 10*time.Minute || p > 11*time.Minute {
+	if p := time.Duration(s.JobLatency.P99MS) * time.Millisecond; p < 9*time.Minute+30*time.Second || p > 11*time.Minute {
 		t.Errorf("job latency P99 %v, want about 10m", p)
 	}
 	verdicts := map[string]string{}

@@ -253,6 +253,10 @@ type Limits struct {
 	MaxVideoDimension int `mapstructure:"max_video_dimension"`
 	// MaxVideoPixels refuses videos whose frames have more pixels.
 	MaxVideoPixels int `mapstructure:"max_video_pixels"`
+	// MaxDecodePixels is one video or GIF job's decode budget, in pixels
+	// times frames, checked before anything is decoded; a job over it fails
+	// with decode_too_large.
+	MaxDecodePixels int64 `mapstructure:"max_decode_pixels"`
 	// MaxBatchJobs bounds the items of one batch.
 	MaxBatchJobs int `mapstructure:"max_batch_jobs"`
 	// MaxBatchUploadBytes bounds the body of a multipart batch upload.
@@ -447,6 +451,7 @@ var Defaults = map[string]any{
 	"limits.max_video_duration":  "1h",
 	"limits.max_video_dimension": 8192,
 	"limits.max_video_pixels":    33177600,
+	"limits.max_decode_pixels":   2500000000,
 
 	"video.default_sample": "fps:1",
 	"video.ffmpeg_timeout": "30m",
@@ -519,8 +524,8 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log.format %q: want auto, json or console", c.Log.Format))
 	}
-	if c.Limits.MaxFrames <= 0 || c.Limits.MaxVideoDuration <= 0 || c.Limits.MaxVideoDimension <= 0 || c.Limits.MaxVideoPixels <= 0 {
-		errs = append(errs, errors.New("limits.max_frames, limits.max_video_duration, limits.max_video_dimension and limits.max_video_pixels must be positive"))
+	if c.Limits.MaxFrames <= 0 || c.Limits.MaxVideoDuration <= 0 || c.Limits.MaxVideoDimension <= 0 || c.Limits.MaxVideoPixels <= 0 || c.Limits.MaxDecodePixels <= 0 {
+		errs = append(errs, errors.New("limits.max_frames, limits.max_video_duration, limits.max_video_dimension, limits.max_video_pixels and limits.max_decode_pixels must be positive"))
 	}
 	if _, err := tasks.ParseSample(c.Video.DefaultSample); err != nil {
 		errs = append(errs, fmt.Errorf("video.default_sample: %s", tasks.ErrorMessage(err)))

@@ -56,8 +56,12 @@ import (
 // prefix, then for a derived state: status succeeded, failed and partially
 // succeeded, and the pages-failed error code; then the index sweep's cutoff
 // (unix ms), a random number in [0, 1) and the oldest notification id
-// kept (unix ms).
-var endJobLua = statusLua + `
+// kept (unix ms); then now (unix ms) and the TTL of the stats buckets (ms).
+//
+// The job's end adds it to the stats counters (see statsLua) of its
+// creation minute: its cost, and unless it was canceled its pages and its
+// latency.
+var endJobLua = statusLua + statsLua + `
 local NOTE_FIELDS = {'id', 'kind', 'batch_id', 'status', 'pages_total', 'pages_done', 'pages_failed',
   'error_code', 'metadata', 'metadata_batch', 'created_at', 'started_at', 'finished_at'}
 local function end_job(K, A, o)
@@ -93,6 +97,14 @@ redis.call('XADD', K[7], 'MAXLEN', '~', maxlen, '*', unpack(note))
 redis.call('XTRIM', K[7], 'MINID', '~', A[o + 16])
 local done = tonumber(redis.call('HGET', K[1], 'pages_done') or 0)
 local failed = tonumber(redis.call('HGET', K[1], 'pages_failed') or 0)
+local created = redis.call('ZSCORE', K[9], redis.call('HGET', K[1], 'id'))
+if created then
+  local incr = {{'jobs', 1}}
+  if final ~= '` + string(tasks.StatusCanceled) + `' then
+    incr = {{'jobs', 1}, {'pages', done + failed}, {'jl:' .. latency_bucket(A[o + 17] - created), 1}}
+  end
+  stats_add(prefix, created, A[o + 18], incr, {{'cost', redis.call('HGET', K[1], 'usage_cost_usd') or '0'}})
+end
 redis.call('XADD', K[8], '*', 'type', 'state', 'data', cjson.encode({status = final, final = true,
   pages_total = tonumber(redis.call('HGET', K[1], 'pages_total') or 0), pages_done = done, pages_failed = failed,
   error_code = code}))
@@ -202,7 +214,8 @@ func (s *Redis) endArgs(args []any, status tasks.Status, code tasks.Code, msg st
 		string(tasks.StatusSucceeded), string(tasks.StatusFailed), string(tasks.StatusPartiallySucceeded),
 		string(tasks.CodePagesFailed),
 		now.Add(-s.cfg.Retention).UnixMilli(), rand.Float64(),
-		now.Add(-s.cfg.NotificationsMaxAge).UnixMilli())
+		now.Add(-s.cfg.NotificationsMaxAge).UnixMilli(),
+		now.UnixMilli(), statsTTL.Milliseconds())
 }
 
 // endedJob decodes the record end_job returns.

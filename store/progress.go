@@ -113,8 +113,11 @@ func (s *Redis) DonePages(ctx context.Context, id string) ([]int, error) {
 // Keys: record, results, idx, done, failed, events.
 // A: page index, "1" if the page is done else "0", result JSON, status
 // queued, status processing, attempts, then the usage to add: input tokens,
-// output tokens, cost in USD, cache hits, cache misses.
-const saveLua = `
+// output tokens, cost in USD, cache hits, cache misses; then for the stats
+// (see statsLua) the page's duration in ms, "1" if the guardrail flagged
+// it else "0", the key prefix and the buckets' TTL in ms. A page counts in
+// the stats each time it reaches an outcome it did not have.
+var saveLua = statsLua + `
 local function save_page(record, results, idx, done, failed, events, A)
 local status = redis.call('HGET', record, 'status')
 if not status then return false end
@@ -123,13 +126,21 @@ for n, f in ipairs({'usage_input_tokens', 'usage_output_tokens', 'usage_cost_usd
   if tonumber(A[6 + n]) ~= 0 then redis.call('HINCRBYFLOAT', record, f, A[6 + n]) end
 end
 local i = A[1]
+local outcome = false
 if A[2] == '1' then
-  if redis.call('SADD', done, i) == 1 then redis.call('HINCRBY', record, 'pages_done', 1) end
+  if redis.call('SADD', done, i) == 1 then redis.call('HINCRBY', record, 'pages_done', 1); outcome = true end
   if redis.call('SREM', failed, i) == 1 then redis.call('HINCRBY', record, 'pages_failed', -1) end
 elseif redis.call('SISMEMBER', done, i) == 1 then
   return 0
 elseif redis.call('SADD', failed, i) == 1 then
   redis.call('HINCRBY', record, 'pages_failed', 1)
+  outcome = true
+end
+if outcome then
+  local created = redis.call('ZSCORE', A[14] .. ':jobs', redis.call('HGET', record, 'id'))
+  if created then
+    stats_add(A[14], created, A[15], {{'pr', 1}, {'pl:' .. latency_bucket(A[12]), 1}, {'g', A[13]}}, {})
+  end
 end
 redis.call('HSET', results, i, A[3])
 redis.call('ZADD', idx, i, i)
@@ -157,14 +168,14 @@ return save_page(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV)
 //
 // KEYS: those of end_job (record, results, idx, done, failed, secret,
 // notifications stream, events, jobs index, events scratch key).
-// ARGV: the 11 of save_page, then those of end_job.
+// ARGV: the 15 of save_page, then those of end_job.
 var saveEndScript = redis.NewScript(saveLua + endJobLua + `
 local saved = save_page(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8], ARGV)
 if saved ~= 1 then return saved end
 local total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0)
 local ended = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0) + tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
 if total == 0 or ended < total then return 1 end
-return end_job(KEYS, ARGV, 11)
+return end_job(KEYS, ARGV, 15)
 `)
 
 // SavePage stores the result of one page and updates the job's counts, in
@@ -239,10 +250,11 @@ func (s *Redis) saveArgs(id string, r tasks.PageResult) ([]any, error) {
 	if r.Metrics != nil {
 		m = *r.Metrics
 	}
-	args := make([]any, 0, 11+15)
+	args := make([]any, 0, 15+18)
 	return append(args, r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing), r.Attempts,
 		m.InputTokens, m.OutputTokens, strconv.FormatFloat(m.CostUSD, 'f', -1, 64),
-		boolInt(m.Cache == tasks.CacheHit), boolInt(m.Cache == tasks.CacheMiss)), nil
+		boolInt(m.Cache == tasks.CacheHit), boolInt(m.Cache == tasks.CacheMiss),
+		r.DurationMS, boolInt(m.GuardrailFlags > 0), s.cfg.Prefix, statsTTL.Milliseconds()), nil
 }
 
 // Password returns the password submitted with the job, or "" if there was

@@ -1,10 +1,8 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,43 +74,4 @@ func (s *Redis) CountJobs(ctx context.Context, from, to time.Time) (map[tasks.St
 		}
 	}
 	return counts, nil
-}
-
-// RecentJobs returns up to n of the jobs created at or after from that are
-// in one of the states sts, newest first: the newest n of each state's
-// index, merged, then their records, in two round trips.
-func (s *Redis) RecentJobs(ctx context.Context, sts []tasks.Status, from time.Time, n int) ([]*tasks.Job, error) {
-	if n <= 0 || len(sts) == 0 {
-		return nil, nil
-	}
-	pipe := s.client.Pipeline()
-	cmds := make([]*redis.ZSliceCmd, len(sts))
-	for i, st := range sts {
-		cmds[i] = pipe.ZRevRangeByScoreWithScores(ctx, s.statusIndex(st), &redis.ZRangeBy{
-			Max: "+inf", Min: strconv.FormatInt(from.UnixMilli(), 10), Count: int64(n)})
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("store: recent jobs: %w", err)
-	}
-	var zs []redis.Z
-	for _, c := range cmds {
-		zs = append(zs, c.Val()...)
-	}
-	slices.SortFunc(zs, func(a, b redis.Z) int { return cmp.Compare(b.Score, a.Score) })
-	zs = zs[:min(len(zs), n)]
-	pipe = s.client.Pipeline()
-	records := make([]*redis.MapStringStringCmd, len(zs))
-	for i, z := range zs {
-		records[i] = pipe.HGetAll(ctx, s.keys(z.Member.(string)).record)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && len(zs) > 0 {
-		return nil, fmt.Errorf("store: recent jobs: %w", err)
-	}
-	hs := make([]map[string]string, 0, len(zs))
-	for _, r := range records {
-		if len(r.Val()) > 0 {
-			hs = append(hs, r.Val())
-		}
-	}
-	return s.decodeJobs(ctx, hs)
 }

@@ -94,6 +94,12 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if a.store, err = store.New(a.rdb, storeConf); err != nil {
 		return err
 	}
+	// Jobs of a release before the status indexes are put into them once.
+	if n, err := a.store.BackfillStatusIndexes(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		a.Log.Info().Int("jobs", n).Msg("indexed the stored jobs by status")
+	}
 	if a.RunAPI {
 		// The API's event streams block in Redis: on a client of their
 		// own, so that they never take a connection a request needs.

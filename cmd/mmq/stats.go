@@ -82,9 +82,6 @@ func printStats(w io.Writer, st *tasks.Stats, color bool) {
 		fmtMS(st.PageLatency.P50MS), fmtMS(st.PageLatency.P99MS), st.PageLatency.N)
 	fmt.Fprintf(tw, "cost\t$%.4f\t$%.6f per job, $%.6f per page\n", st.CostUSD, st.CostPerJobUSD, st.CostPerPageUSD)
 	tw.Flush()
-	if st.JobsTruncated || st.PagesTruncated {
-		fmt.Fprintln(w, "(the window holds more than one answer reads: the figures cover its most recent jobs)")
-	}
 	fmt.Fprintln(w)
 
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

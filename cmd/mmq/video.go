@@ -17,15 +17,16 @@ import (
 func (a *App) videos() (*media.Videos, error) {
 	cfg := a.Config
 	vs, err := media.NewVideos(media.VideoConfig{
-		FFmpegPath:    cfg.Tools.FFmpeg,
-		FFprobePath:   cfg.Tools.FFprobe,
-		Timeout:       cfg.Video.FFmpegTimeout,
-		ProbeTimeout:  cfg.Video.ProbeTimeout,
-		MaxDuration:   cfg.Limits.MaxVideoDuration,
-		MaxFrames:     cfg.Limits.MaxFrames,
-		MaxDimension:  cfg.Limits.MaxVideoDimension,
-		MaxPixels:     cfg.Limits.MaxVideoPixels,
-		DefaultSample: cfg.Video.DefaultSample,
+		FFmpegPath:      cfg.Tools.FFmpeg,
+		FFprobePath:     cfg.Tools.FFprobe,
+		Timeout:         cfg.Video.FFmpegTimeout,
+		ProbeTimeout:    cfg.Video.ProbeTimeout,
+		MaxDuration:     cfg.Limits.MaxVideoDuration,
+		MaxFrames:       cfg.Limits.MaxFrames,
+		MaxDimension:    cfg.Limits.MaxVideoDimension,
+		MaxPixels:       cfg.Limits.MaxVideoPixels,
+		MaxDecodePixels: cfg.Limits.MaxDecodePixels,
+		DefaultSample:   cfg.Video.DefaultSample,
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mmq/mmq/tasks"
+	"github.com/redis/go-redis/v9"
+)
+
+// statsTTL is how long a stats bucket lives: the longest window the API
+// answers for (31 days), and a day more.
+const statsTTL = 32 * 24 * time.Hour
+
+// statsLua defines the counters behind Tally. stats_add(prefix, created,
+// ttl, incr, incrf) adds the pairs {field, n} of incr (integers) and incrf
+// (floats) to the buckets of the minute and of the hour of created (a job's
+// creation, unix ms): hashes prefix:stats:m:<minute> and
+// prefix:stats:h:<hour>, which expire ttl ms after their last change.
+// latency_bucket(ms) is tasks.LatencyBucket. A window's Tally then reads at
+// most two hours of minute buckets and the whole hours between, however
+// many jobs it holds.
+//
+// Fields: jobs (finished jobs), cost (their USD), pages (pages of the
+// finished jobs not canceled), jl:<bucket> (those jobs' latencies), pr
+// (page outcomes), pl:<bucket> (their analysis times), g (those the
+// guardrail flagged).
+var statsLua = `
+local function stats_add(prefix, created, ttl, incr, incrf)
+  local m = math.floor(tonumber(created) / 60000)
+  for _, k in ipairs({prefix .. ':stats:m:' .. m, prefix .. ':stats:h:' .. math.floor(m / 60)}) do
+    for _, p in ipairs(incr) do
+      if tonumber(p[2]) ~= 0 then redis.call('HINCRBY', k, p[1], p[2]) end
+    end
+    for _, p in ipairs(incrf) do
+      if tonumber(p[2]) ~= 0 then redis.call('HINCRBYFLOAT', k, p[1], p[2]) end
+    end
+    redis.call('PEXPIRE', k, ttl)
+  end
+end
+local function latency_bucket(ms)
+  ms = math.max(tonumber(ms), 0)
+  return math.floor(` + strconv.Itoa(tasks.LatencyBucketsPerOctave) + ` * math.log(ms + 1) / math.log(2))
+end
+`
+
+// Tally sums the stats counters of the jobs created in [from, to], to the
+// minute: the buckets of every minute from from's to to's. It reads at most
+// 120 minute buckets and one bucket per whole hour between, in one round
+// trip: about 900 small hashes for the longest window, 31 days.
+func (s *Redis) Tally(ctx context.Context, from, to time.Time) (*tasks.Tally, error) {
+	m0, m1 := from.UnixMilli()/60000, to.UnixMilli()/60000
+	var keys []string
+	minutes := func(a, b int64) {
+		for m := a; m <= b; m++ {
+			keys = append(keys, s.cfg.Prefix+":stats:m:"+strconv.FormatInt(m, 10))
+		}
+	}
+	// Whole hours [h0, h1) lie inside the window.
+	h0, h1 := (m0+59)/60, (m1+1)/60
+	if h0 < h1 {
+		minutes(m0, h0*60-1)
+		for h := h0; h < h1; h++ {
+			keys = append(keys, s.cfg.Prefix+":stats:h:"+strconv.FormatInt(h, 10))
+		}
+		minutes(h1*60, m1)
+	} else {
+		minutes(m0, m1)
+	}
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.HGetAll(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: tally: %w", err)
+	}
+	t := &tasks.Tally{JobLatency: tasks.Histogram{}, PageLatency: tasks.Histogram{}}
+	for _, c := range cmds {
+		for f, v := range c.Val() {
+			if err := addTallyField(t, f, v); err != nil {
+				return nil, fmt.Errorf("store: tally: field %s: %w", f, err)
+			}
+		}
+	}
+	return t, nil
+}
+
+// addTallyField adds the value v of the stats bucket field f to t.
+func addTallyField(t *tasks.Tally, f, v string) error {
+	if f == "cost" {
+		x, err := strconv.ParseFloat(v, 64)
+		t.CostUSD += x
+		return err
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return err
+	}
+	switch name, bucket, ok := strings.Cut(f, ":"); {
+	case ok && (name == "jl" || name == "pl"):
+		k, err := strconv.Atoi(bucket)
+		if err != nil {
+			return err
+		}
+		if name == "jl" {
+			t.JobLatency[k] += n
+		} else {
+			t.PageLatency[k] += n
+		}
+	case f == "jobs":
+		t.Jobs += n
+	case f == "pages":
+		t.Pages += n
+	case f == "pr":
+		t.PagesRead += n
+	case f == "g":
+		t.GuardrailPages += n
+	}
+	return nil
+}
