@@ -87,18 +87,25 @@ const internalMessage = "internal error"
 func writeError(w http.ResponseWriter, err error) {
 	code := tasks.ErrorCode(err)
 	status := httpStatus(code)
-	msg := clientMessage(err)
 	if rec, ok := w.(interface{ recordError(tasks.Code, error) }); ok {
 		rec.recordError(code, err)
 	}
 	if code == tasks.CodeBusy || code == tasks.CodeTooManyStreams {
 		w.Header().Set("Retry-After", busyRetryAfter)
 	}
-	detail := errorDetail{Code: code, Message: msg}
+	writeJSON(w, status, errorObject(err))
+}
+
+// errorObject is what a client learns of err, in an HTTP error response's
+// body and in an event stream's "error" event alike: its code, its client
+// message and, for invalid_schema, the JSON pointer of the problem.
+func errorObject(err error) errorBody {
+	code := tasks.ErrorCode(err)
+	detail := errorDetail{Code: code, Message: clientMessage(err)}
 	if code == tasks.CodeInvalidSchema {
 		detail.Pointer = schemaPointer(err)
 	}
-	writeJSON(w, status, errorBody{Error: detail})
+	return errorBody{Error: detail}
 }
 
 // clientMessage is what a client may learn of err: the message of a

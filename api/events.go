@@ -139,9 +139,14 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, src eventS
 	}
 }
 
-// writeSSEError writes err as an "error" event whose data is the same
-// error object as an HTTP error response's body.
+// writeSSEError writes err as an "error" event whose data is the error
+// object of an HTTP error response's body (errorObject), and records err,
+// as writeError does, for the request's access log line: the stream's
+// status is already 200, but its code and cause are not lost.
 func writeSSEError(w http.ResponseWriter, err error) {
-	data, _ := json.Marshal(errorBody{Error: errorDetail{Code: tasks.ErrorCode(err), Message: clientMessage(err)}})
+	if rec, ok := w.(interface{ recordError(tasks.Code, error) }); ok {
+		rec.recordError(tasks.ErrorCode(err), err)
+	}
+	data, _ := json.Marshal(errorObject(err))
 	fmt.Fprintf(w, "event: error\ndata: %s\n\n", data)
 }

@@ -13,7 +13,8 @@ const redisCheck = "redis"
 // healthResponse is the body of /healthz and /readyz.
 type healthResponse struct {
 	Status string `json:"status"`
-	// Checks maps each readiness check to "ok" or its error message.
+	// Checks maps each readiness check to "ok" or a few words of why not
+	// (checkMessage's).
 	Checks map[string]string `json:"checks,omitempty"`
 }
 
@@ -51,11 +52,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			results[name] = "ok"
 			switch {
 			case errors.Is(err, ErrDegraded):
-				results[name] = err.Error()
+				results[name] = checkMessage(name, err)
 				degraded = true
+				s.log.Debug().Str("check", name).Err(err).Msg("readiness check degraded")
 			case err != nil:
-				results[name] = err.Error()
+				results[name] = checkMessage(name, err)
 				ready = false
+				s.log.Warn().Str("check", name).Err(err).Msg("readiness check failed")
 			}
 		})
 	}
@@ -69,6 +72,17 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		status = "degraded"
 	}
 	writeJSON(w, http.StatusOK, healthResponse{Status: status, Checks: results})
+}
+
+// checkMessage is what /readyz, which anyone may ask, says of the check
+// name that failed with err: a few words, never err's text, which names
+// the Redis address ("dial tcp 10.0.0.7:6379"), paths or the blob store's
+// URL. The cause goes to the log.
+func checkMessage(name string, err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return name + " did not answer in time"
+	}
+	return name + " unavailable"
 }
 
 // ErrDegraded is wrapped by the error of a readiness check that finds an

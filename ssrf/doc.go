@@ -25,4 +25,10 @@
 // Config.AllowPrivateNetworks turns the address checks off, for development
 // and tests whose servers listen on 127.0.0.1; Config.AllowedNetworks lets
 // through chosen networks only, such as one internal webhook receiver.
+//
+// What a refused or failed request reports must not leak what the guard
+// protects either: RedactURL, RedactText and RedactError take addresses and
+// query strings out of URLs and error text before they are logged or
+// stored, and PublicError names a failure's cause in words a client may
+// read.
 package ssrf

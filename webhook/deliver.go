@@ -102,10 +102,18 @@ const (
 // follow (410 Gone, a URL the SSRF guard refuses); a *tasks.RetryAfterError
 // when the receiver said when to come back; the context's own error,
 // unwrapped, when ctx ended first. Any other error is worth a retry.
+//
+// The entry's Error and the error's text name no IP address and no query
+// string (ssrf.RedactText): clients read the entry through the API, and a
+// failed connection says what failed (classifyNetError), not where to.
 func (d *Deliverer) Deliver(ctx context.Context, p tasks.WebhookPayload) (tasks.DeliveryAttempt, error) {
 	now := time.Now()
 	att := tasks.DeliveryAttempt{WebhookID: p.WebhookID, Event: p.Event, JobID: p.JobID, BatchID: p.BatchID, URL: p.URL, Time: now.UTC()}
 	fail := func(err error) (tasks.DeliveryAttempt, error) {
+		// Clients read the log through the API, and the error is logged:
+		// redacted, in case a message repeats an address or the URL's
+		// query. It still wraps its cause.
+		err = ssrf.RedactError(err)
 		att.Error = err.Error()
 		return att, err
 	}
@@ -129,7 +137,11 @@ func (d *Deliverer) Deliver(ctx context.Context, p tasks.WebhookPayload) (tasks.
 			// Interrupted (the worker is stopping): not an attempt.
 			return att, ctx.Err()
 		}
-		return fail(classifyNetError(err, d.cfg.Timeout))
+		nerr := error(&netError{reason: classifyNetError(err, d.cfg.Timeout), err: err})
+		if errors.Is(err, ssrf.ErrRefused) {
+			nerr = fmt.Errorf("%w: %w", nerr, asynq.SkipRetry)
+		}
+		return fail(nerr)
 	}
 	head, readErr := readAnswer(resp.Body)
 	resp.Body.Close()
@@ -145,7 +157,7 @@ func (d *Deliverer) Deliver(ctx context.Context, p tasks.WebhookPayload) (tasks.
 	}
 	err = fmt.Errorf("%w: HTTP %d", ErrStatus, resp.StatusCode)
 	if readErr != nil && ctx.Err() == nil {
-		err = fmt.Errorf("%w (reading the answer: %v)", err, readErr)
+		err = fmt.Errorf("%w (reading the answer: %s)", err, ssrf.PublicError(readErr))
 	}
 	if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		err = &tasks.RetryAfterError{Wait: min(wait, maxRetryAfter), Err: err}
@@ -153,17 +165,28 @@ func (d *Deliverer) Deliver(ctx context.Context, p tasks.WebhookPayload) (tasks.
 	return fail(err)
 }
 
-// classifyNetError names a failed request's cause. A refused address is
-// permanent; timeouts and network errors are worth a retry.
-func classifyNetError(err error, timeout time.Duration) error {
+// netError is an attempt that got no answer: the connection, the TLS
+// handshake or the request failed, or the SSRF guard refused the address.
+// Its text is reason alone (classifyNetError's), because the attempt log
+// that keeps it is shown to clients, and Go's own messages name the
+// address connected to (an internal one, where the guard lets it through)
+// and the resolver asked. err is the cause, for errors.Is and errors.As.
+type netError struct {
+	reason string
+	err    error
+}
+
+func (e *netError) Error() string { return "webhook: " + e.reason }
+func (e *netError) Unwrap() error { return e.err }
+
+// classifyNetError names a failed request's cause in a few words a client
+// may read (ssrf.PublicError's), a timeout with the attempt's bound.
+func classifyNetError(err error, timeout time.Duration) string {
 	var ne interface{ Timeout() bool }
-	switch {
-	case errors.Is(err, ssrf.ErrRefused):
-		return fmt.Errorf("webhook: %w: %w", err, asynq.SkipRetry)
-	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("webhook: no answer within %v: %w", timeout, err)
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Sprintf("no answer within %v", timeout)
 	}
-	return fmt.Errorf("webhook: %w", err)
+	return ssrf.PublicError(err)
 }
 
 // readAnswer reads up to drainBytes of an answer and returns its start as

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -356,5 +357,52 @@ func TestDeliverInterrupted(t *testing.T) {
 	_, err := d.Deliver(ctx, tasks.WebhookPayload{WebhookID: "msg_x", Event: tasks.EventJobSucceeded, URL: srv.URL, Body: []byte(`{}`)})
 	if err != context.Canceled {
 		t.Errorf("err = %#v, want context.Canceled itself", err)
+	}
+}
+
+// The attempt log is shown to clients: a failed connection says what
+// failed, never where the receiver's name led (an internal address, when
+// private networks are allowed) or the port.
+func TestDeliverErrorsShowNoAddress(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	cases := []struct {
+		name       string
+		guard      ssrf.Config
+		permanent  bool
+		wantReason string
+	}{
+		{"connection refused", ssrf.Config{AllowPrivateNetworks: true}, false, "connection refused"},
+		{"refused by the guard", ssrf.Config{}, true, "not reachable from this server"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d := newDeliverer(t, webhook.Config{SSRF: c.guard})
+			p := tasks.WebhookPayload{WebhookID: "msg_x", Event: tasks.EventJobSucceeded, URL: "http://" + addr + "/hook?token=SECRET", Body: []byte(`{}`)}
+			att, err := d.Deliver(context.Background(), p)
+			if err == nil {
+				t.Fatal("delivered to a closed port")
+			}
+			if errors.Is(err, asynq.SkipRetry) != c.permanent {
+				t.Errorf("err %v: permanent %v, want %v", err, !c.permanent, c.permanent)
+			}
+			for _, s := range []string{att.Error, err.Error()} {
+				if !strings.Contains(s, c.wantReason) {
+					t.Errorf("%q does not say %q", s, c.wantReason)
+				}
+				for _, secret := range []string{"127.0.0.1", ":" + port, "SECRET"} {
+					if strings.Contains(s, secret) {
+						t.Errorf("%q shows %q", s, secret)
+					}
+				}
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -86,7 +87,7 @@ func (h *Handler) combine(ctx context.Context, job *tasks.Job) error {
 			}
 		}
 		if !tasks.IsPermanent(err) && !lastAttempt(ctx) {
-			log.Warn().Err(err).Msg("combining the page answers failed; the task will retry it")
+			log.Warn().Err(ssrf.RedactError(err)).Msg("combining the page answers failed; the task will retry it")
 			return err
 		}
 		return &combineError{err}

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -207,6 +208,7 @@ func (h *Handler) loadInput(ctx context.Context, job *tasks.Job, p tasks.Analyze
 	if p.SourceURL == "" {
 		return nil, tasks.Errorf(tasks.CodeInvalidRequest, "job has neither an input nor a URL")
 	}
+	zerolog.Ctx(ctx).Debug().Str("source_url", ssrf.RedactURL(p.SourceURL)).Msg("downloading the input")
 	data, err := fetch(ctx, h.cfg.Fetch, p.SourceURL)
 	if err != nil {
 		return nil, err
@@ -254,7 +256,7 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 			}
 			return nil
 		}
-		log.Warn().Err(runErr).Dur("duration", time.Since(start)).Msg("job interrupted; finished pages are kept")
+		log.Warn().Err(ssrf.RedactError(runErr)).Dur("duration", time.Since(start)).Msg("job interrupted; finished pages are kept")
 		if errors.Is(runErr, errDraining) {
 			<-ctx.Done()
 		}
@@ -267,27 +269,27 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 	if ce := (*combineError)(nil); errors.As(runErr, &ce) {
 		// The pages stand; only their combined answer is missing.
 		j, err := h.deps.Store.FinishJob(wctx, job.ID, tasks.StatusPartiallySucceeded, tasks.ErrorCode(ce.err),
-			"the pages are done, but combining their answers failed: "+tasks.ErrorMessage(ce.err))
+			"the pages are done, but combining their answers failed: "+publicMessage(ce.err))
 		if err != nil {
 			return fmt.Errorf("worker: end job %s: %w (after %w)", job.ID, err, runErr)
 		}
-		logEnd(log, j, start).Err(runErr).Msg("job end")
+		logEnd(log, j, start).Err(ssrf.RedactError(runErr)).Msg("job end")
 		h.deps.Observer.JobEnded(j, time.Since(start))
 		return h.announce(wctx, j, false)
 	}
 	if runErr != nil {
 		permanent := tasks.IsPermanent(runErr)
 		if !permanent && !lastAttempt(ctx) {
-			log.Warn().Err(runErr).Str("error_code", string(tasks.ErrorCode(runErr))).Int("pages", job.PagesTotal).
+			log.Warn().Err(ssrf.RedactError(runErr)).Str("error_code", string(tasks.ErrorCode(runErr))).Int("pages", job.PagesTotal).
 				Dur("duration", time.Since(start)).Msg("job attempt failed; will retry")
 			h.deps.Observer.TaskRetry(job, tasks.ErrorCode(runErr))
 			return runErr
 		}
-		j, err := h.deps.Store.FinishJob(wctx, job.ID, tasks.StatusFailed, tasks.ErrorCode(runErr), tasks.ErrorMessage(runErr))
+		j, err := h.deps.Store.FinishJob(wctx, job.ID, tasks.StatusFailed, tasks.ErrorCode(runErr), publicMessage(runErr))
 		if err != nil {
 			return fmt.Errorf("worker: end job %s: %w (after %w)", job.ID, err, runErr)
 		}
-		logEnd(log, j, start).Err(runErr).Msg("job end")
+		logEnd(log, j, start).Err(ssrf.RedactError(runErr)).Msg("job end")
 		h.deps.Observer.JobEnded(j, time.Since(start))
 		if err := h.announce(wctx, j, false); err != nil {
 			// Not SkipRetry: the task's next run announces the end.

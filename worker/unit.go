@@ -8,6 +8,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -41,7 +42,7 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item, last
 			an, aerr = h.analyze(ctx, u)
 			return aerr
 		}, func(n int, err error, wait time.Duration) {
-			log().Warn().Err(err).Int("attempt", n+1).Dur("wait", wait).Msg("page attempt failed; retrying")
+			log().Warn().Err(ssrf.RedactError(err)).Int("attempt", n+1).Dur("wait", wait).Msg("page attempt failed; retrying")
 		})
 	}
 	if b := budgetFrom(ctx); b != nil && it.Err == nil {
@@ -58,12 +59,12 @@ func (h *Handler) analyzeUnit(ctx context.Context, job *tasks.Job, it Item, last
 	if err != nil {
 		res.Status = tasks.PageFailed
 		res.ErrorCode = tasks.ErrorCode(err)
-		res.ErrorMessage = tasks.ErrorMessage(err)
+		res.ErrorMessage = publicMessage(err)
 		m.Error = res.ErrorCode
 		// An answer that failed (one that did not follow the schema) is
 		// kept for inspection.
 		res.Output = an.Output
-		log().Warn().Err(err).Str("error_code", string(res.ErrorCode)).Int("attempts", res.Attempts).Msg("page failed")
+		log().Warn().Err(ssrf.RedactError(err)).Str("error_code", string(res.ErrorCode)).Int("attempts", res.Attempts).Msg("page failed")
 	} else {
 		res.Status = tasks.PageDone
 		res.Output = an.Output

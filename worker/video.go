@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -148,7 +149,7 @@ func (h *Handler) summarizeVideo(ctx context.Context, vs VideoStore, job *tasks.
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("no video summary")
+		zerolog.Ctx(ctx).Warn().Err(ssrf.RedactError(err)).Msg("no video summary")
 		return nil
 	}
 	return vs.SetSummary(ctx, job.ID, summary)

@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 	"github.com/mmq/mmq/webhook"
 )
@@ -101,7 +102,7 @@ func logDelivery(log *zerolog.Logger, att tasks.DeliveryAttempt, err error) {
 	case tasks.DeliveryFailed, tasks.DeliveryDisabled:
 		ev = log.Error()
 	}
-	ev.Err(err).Int("status_code", att.StatusCode).Int64("latency_ms", att.LatencyMS).
+	ev.Err(ssrf.RedactError(err)).Str("url", ssrf.RedactURL(att.URL)).Int("status_code", att.StatusCode).Int64("latency_ms", att.LatencyMS).
 		Str("outcome", string(att.Outcome)).Msg("webhook delivery attempt")
 }
 

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mmq/mmq/config"
+	"github.com/mmq/mmq/ssrf"
 )
 
 func newRunCmd() *cobra.Command {
@@ -114,14 +117,34 @@ func banner(w io.Writer, app *App) {
 
 // newLogger builds the process logger: JSON, or console lines when the
 // format is console or auto on a terminal.
+//
+// It also makes every error any logger of the process logs pass through
+// ssrf.RedactText (zerolog.ErrorMarshalFunc is process-wide): errors from
+// the network name internal addresses and the resolver's, and an
+// *url.Error the whole URL with its query string, where presigned URLs
+// and callback URLs keep their secrets. No package has to remember to.
 func newLogger(c config.Log, w *os.File) (zerolog.Logger, error) {
 	level, err := zerolog.ParseLevel(c.Level)
 	if err != nil {
 		return zerolog.Logger{}, fmt.Errorf("log.level: %w", err)
 	}
+	redactErrorsOnce.Do(func() { zerolog.ErrorMarshalFunc = redactedError })
 	var out io.Writer = w
 	if c.Format == "console" || (c.Format == "auto" && term.IsTerminal(int(w.Fd()))) {
 		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
 	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+// redactErrorsOnce sets zerolog.ErrorMarshalFunc once: loggers may already
+// be logging when another is built.
+var redactErrorsOnce sync.Once
+
+// redactedError is the process's zerolog.ErrorMarshalFunc. Like zerolog's
+// own, it logs nothing for a nil error, typed or not.
+func redactedError(err error) any {
+	if v := reflect.ValueOf(err); err == nil || v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil
+	}
+	return ssrf.Redact(err)
 }
