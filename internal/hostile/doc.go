@@ -1,0 +1,2 @@
+// Package hostile is mmq's hostile-client regression suite.
+package hostile
