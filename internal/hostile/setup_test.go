@@ -65,10 +65,12 @@ func mmqBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "mmq")
+		start := time.Now()
 		out, err := exec.Command("go", "build", "-o", binPath, "github.com/mmq/mmq/cmd/mmq").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("build mmq: %v\n%s", err, out)
 		}
+		t.Logf("built mmq in %v", time.Since(start).Round(time.Millisecond))
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -219,6 +221,7 @@ func (s *server) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
+
 	if s.t.Failed() {
 		s.t.Logf("log of mmq (pid %d): %s", s.pid, s.logTail())
 	}
