@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,13 +28,13 @@ const bombFile = "../../testdata/bad/bomb-objstm-string-512m-repair.pdf"
 type childPeak struct {
 	mu   sync.Mutex
 	peak int64
-	seen map[int]bool
+	seen map[int]string // pid: command name
 	stop chan struct{}
 	done chan struct{}
 }
 
 func watchChildren(pid int) *childPeak {
-	w := &childPeak{seen: map[int]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &childPeak{seen: map[int]string{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(10 * time.Millisecond)
@@ -47,9 +48,15 @@ func watchChildren(pid int) *childPeak {
 					if err != nil {
 						continue
 					}
+					// A child forked but not yet exec'd still carries
+					// mmq's own high-water mark: not its own memory.
+					comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child))
+					if strings.TrimSpace(string(comm)) == "mmq" {
+						continue
+					}
 					hwm, err := readProcStatus(child, "VmHWM")
 					w.mu.Lock()
-					w.seen[child] = true
+					w.seen[child] = strings.TrimSpace(string(comm))
 					if err == nil {
 						w.peak = max(w.peak, hwm)
 					}
@@ -66,13 +73,17 @@ func watchChildren(pid int) *childPeak {
 	return w
 }
 
-// result stops watching and returns the peak and how many children ran.
-func (w *childPeak) result() (peak int64, children int) {
+// result stops watching and returns the peak and the children seen.
+func (w *childPeak) result() (peak int64, children []string) {
 	close(w.stop)
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.peak, len(w.seen)
+	for _, name := range w.seen {
+		children = append(children, name)
+	}
+	slices.Sort(children)
+	return w.peak, children
 }
 
 // The repair bomb, submitted to `mmq run` (API and worker in one process,
@@ -116,10 +127,10 @@ func TestRepairBomb(t *testing.T) {
 	})
 	elapsed := time.Since(start)
 	peak, growth := rss.growth()
-	childPeak, nChildren := children.result()
-	t.Logf("repair bomb: accepted after %v, %s (%s, %d of %d pages) after %v; mmq run RSS peak %s, growth %s; %d child processes, largest peak %s",
-		submitted.Round(time.Millisecond), job.Status, job.ErrorCode, job.PagesDone, job.PagesTotal, elapsed.Round(time.Millisecond),
-		mib(peak), mib(growth), nChildren, mib(childPeak))
+	childPeak, childNames := children.result()
+	t.Logf("repair bomb: accepted after %v, %s%s (%d of %d pages) after %v; mmq run RSS peak %s, growth %s; child processes %v, largest peak %s",
+		submitted.Round(time.Millisecond), job.Status, strings.TrimRight(" "+string(job.ErrorCode), " "), job.PagesDone, job.PagesTotal, elapsed.Round(time.Millisecond),
+		mib(peak), mib(growth), childNames, mib(childPeak))
 	if !ended {
 		t.Errorf("the job is still %s after %v, want it ended within 60 s", job.Status, elapsed)
 	}
