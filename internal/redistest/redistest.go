@@ -39,6 +39,9 @@ const (
 	DBProvider = 10
 	// DBAutopipe is internal/autopipe's.
 	DBAutopipe = 11
+	// DBHostile is internal/hostile's: the mmq processes it starts write
+	// there, and its Redis-bytes test sums the memory of the db's keys.
+	DBHostile = 12
 	// DBStats is the API's stats benchmark's alone: its 100,000 jobs take
 	// a minute to store and are kept between runs.
 	DBStats = 13
