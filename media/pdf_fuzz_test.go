@@ -18,7 +18,7 @@ import (
 const maxSeedBytes = 16 << 10
 
 // addPDFSeeds adds the small files of dirs that look like PDFs, but for the
-// decompression bombs: each run of one inflates 64 MiB (see
+// decompression bombs: each run of one inflates 32 MiB (see
 // TestOpenPDFDecompressionBombs), which would have the fuzzer spend its time
 // in zlib.
 func addPDFSeeds(f *testing.F, dirs ...string) {

@@ -7,4 +7,4 @@ package tasks
 // decompression bomb then costs at most this much per stream instead of
 // what its filters claim; no sane page content, object stream or xref
 // stream comes near it.
-const MaxDecodedBytes = 64 << 20
+const MaxDecodedBytes = 32 << 20

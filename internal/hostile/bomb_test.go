@@ -135,12 +135,8 @@ func TestRepairBomb(t *testing.T) {
 		t.Errorf("the job is still %s after %v, want it ended within 60 s", job.Status, elapsed)
 	}
 	if growth > 256*MiB {
-		// Found by this test: pdfcpu (v0.15.0, filter.copyDecoded) reads a
-		// capped stream into a bytes.Buffer through a LimitedReader of
-		// cap+1 bytes, so the object stream, cut at the 64 MiB of
-		// tasks.MaxDecodedBytes, grows the buffer from 64 to 128 MiB at
-		// the last byte; with the doublings before it and a second decode,
-		// one open peaks at about 320 MiB of heap (see doc.go).
+		// pdfcpu's capped decode grows its buffer to twice
+		// tasks.MaxDecodedBytes for the byte past the cap (see doc.go).
 		t.Errorf("mmq run RSS grew %s, want ≤ 256 MiB", mib(growth))
 	}
 }

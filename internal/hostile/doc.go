@@ -47,16 +47,13 @@
 //   - TestRepairBomb: testdata/bad/bomb-objstm-string-512m-repair.pdf
 //     uploaded to `mmq run` (local analyzer) ends within 60 s with at most
 //     256 MiB of RSS growth of the process; its children (qpdf, pdftotext)
-//     are polled every 10 ms and logged apart. This test FAILS at the time
-//     of writing: the job succeeds in about 2 s, but the process grows by
-//     about 355 MiB, almost all of it heap (RssAnon), while the API
-//     inspects the upload and again while the worker opens it. The cause
-//     is in pdfcpu v0.15.0's filter.copyDecoded: a stream decoded under a
-//     limit is read into a bytes.Buffer through a LimitedReader of limit+1
-//     bytes, so the object stream, cut at tasks.MaxDecodedBytes (64 MiB),
-//     makes the buffer grow from 64 to 128 MiB for its last byte; with the
-//     doublings before and garbage not yet collected, one open of the file
-//     peaks at about 320 MiB of heap.
+//     are polled every 10 ms and logged apart. It found that pdfcpu
+//     (v0.15.0, filter.copyDecoded) reads a capped stream into a
+//     bytes.Buffer through a LimitedReader of cap+1 bytes: the object
+//     stream, cut at the cap, grows the buffer to twice the cap for its
+//     last byte. At a 64 MiB cap the process grew 355 MiB (the API's
+//     inspection and the worker's open, each about 180); the cap
+//     (tasks.MaxDecodedBytes) is now 32 MiB and the growth about 180 MiB.
 //   - TestBatchRedisBytes: a JSON batch of 10,000 URLs with 16 KiB of
 //     shared metadata, accepted by an API with no worker (nothing is
 //     fetched), takes at most 40 MiB of Redis: the sum of MEMORY USAGE over
