@@ -25,9 +25,11 @@ type AuthConfig struct {
 	// Enabled requires a known key on every /v1 route and on the handlers
 	// wrapped with Server.Protect. Defaults to false: the API is open.
 	Enabled bool
-	// KeyHashes are the hex SHA-256 digests of the accepted keys, as
-	// `mmq keys create` prints them (HashKey). Enabled needs at least one.
-	KeyHashes []string
+	// Keys are the accepted keys, as `mmq keys create` prints them: the
+	// hex SHA-256 of a key (HashKey), then optionally ":<tenant>" and
+	// ":admin" (see tasks.ParseKeyEntry). A key without a tenant is a
+	// tenant of its own. Enabled needs at least one.
+	Keys []string
 	// RateLimit is the requests per second each key may make, sustained;
 	// more are refused with 429 rate_limited. 0 means no limit. The limit
 	// is per API process: N replicas allow N times as much.
@@ -70,13 +72,19 @@ func (c *AuthConfig) setDefaults() {
 
 // Validate reports an AuthConfig that cannot work.
 func (c *AuthConfig) Validate() error {
-	if c.Enabled && len(c.KeyHashes) == 0 {
+	if c.Enabled && len(c.Keys) == 0 {
 		return fmt.Errorf("api: auth is enabled but lists no key hash (create a key with `mmq keys create`)")
 	}
-	for _, h := range c.KeyHashes {
-		if b, err := hex.DecodeString(h); err != nil || len(b) != sha256.Size {
-			return fmt.Errorf("api: auth key hash %q: want 64 hex digits, the SHA-256 of a key", h)
+	seen := map[string]bool{}
+	for _, k := range c.Keys {
+		e, err := tasks.ParseKeyEntry(k)
+		if err != nil {
+			return fmt.Errorf("api: auth key %w", err)
 		}
+		if seen[e.Hash] {
+			return fmt.Errorf("api: auth key %s… is listed twice", e.Hash[:12])
+		}
+		seen[e.Hash] = true
 	}
 	if c.RateLimit < 0 || c.Burst < 0 {
 		return fmt.Errorf("api: auth rate limit %v and burst %d must not be negative", c.RateLimit, c.Burst)
@@ -84,24 +92,31 @@ func (c *AuthConfig) Validate() error {
 	return nil
 }
 
-// keyring holds the known keys and their rate limiters. It is built once:
-// the map never grows, so unknown keys cost nothing to remember.
+// keyring holds the known keys, their callers and rate limiters. It is
+// built once: the map never grows, so unknown keys cost nothing to
+// remember.
 type keyring struct {
 	enabled bool
-	keys    map[[sha256.Size]byte]*rate.Limiter
+	keys    map[[sha256.Size]byte]keyState
+}
+
+type keyState struct {
+	caller Caller
+	lim    *rate.Limiter
 }
 
 func newKeyring(c AuthConfig) *keyring {
-	k := &keyring{enabled: c.Enabled, keys: make(map[[sha256.Size]byte]*rate.Limiter, len(c.KeyHashes))}
-	for _, h := range c.KeyHashes {
-		var sum [sha256.Size]byte
+	k := &keyring{enabled: c.Enabled, keys: make(map[[sha256.Size]byte]keyState, len(c.Keys))}
+	for _, entry := range c.Keys {
 		// Validate checked the form.
-		_, _ = hex.Decode(sum[:], []byte(strings.ToLower(h)))
+		e, _ := tasks.ParseKeyEntry(entry)
+		var sum [sha256.Size]byte
+		_, _ = hex.Decode(sum[:], []byte(e.Hash))
 		var lim *rate.Limiter
 		if c.RateLimit > 0 {
 			lim = rate.NewLimiter(rate.Limit(c.RateLimit), c.Burst)
 		}
-		k.keys[sum] = lim
+		k.keys[sum] = keyState{caller: Caller{KeyHash: e.Hash, Tenant: e.Tenant, Admin: e.Admin}, lim: lim}
 	}
 	return k
 }
@@ -150,16 +165,18 @@ func (s *Server) withAuth(next http.Handler, challenge string, guarded func(*htt
 			return
 		}
 		sum := sha256.Sum256([]byte(key))
-		lim, ok := s.keys.keys[sum]
+		ks, ok := s.keys.keys[sum]
 		if !ok {
 			w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
 			writeError(w, tasks.Errorf(tasks.CodeUnauthorized, "unknown API key"))
 			return
 		}
 		id := hex.EncodeToString(sum[:4])
-		zerolog.Ctx(r.Context()).UpdateContext(func(c zerolog.Context) zerolog.Context { return c.Str("key_id", id) })
-		r = r.WithContext(context.WithValue(r.Context(), callerKeyCtx{}, hex.EncodeToString(sum[:])))
-		if lim != nil {
+		zerolog.Ctx(r.Context()).UpdateContext(func(c zerolog.Context) zerolog.Context {
+			return c.Str("key_id", id).Str("tenant", ks.caller.Tenant)
+		})
+		r = r.WithContext(context.WithValue(r.Context(), callerCtx{}, ks.caller))
+		if lim := ks.lim; lim != nil {
 			res := lim.Reserve()
 			if d := res.Delay(); d > 0 {
 				res.Cancel()
@@ -172,16 +189,38 @@ func (s *Server) withAuth(next http.Handler, challenge string, guarded func(*htt
 	})
 }
 
-// callerKeyCtx finds the caller's key digest in a request's context.
-type callerKeyCtx struct{}
+// Caller is who makes a request: the key it presented, the tenant the key
+// acts for and whether it is an admin key.
+type Caller struct {
+	// KeyHash is the hex SHA-256 of the key; "" when the API runs without
+	// keys.
+	KeyHash string
+	// Tenant owns what the caller creates; the caller sees only the
+	// tenant's objects unless Admin.
+	Tenant string
+	Admin  bool
+}
+
+// callerCtx finds the Caller in a request's context.
+type callerCtx struct{}
+
+// CallerOf returns the caller of the request of ctx. Without API keys
+// every caller is the same admin of the tenant "": the API is open.
+func CallerOf(ctx context.Context) Caller {
+	if c, ok := ctx.Value(callerCtx{}).(Caller); ok {
+		return c
+	}
+	return Caller{Admin: true}
+}
+
+// Sees reports whether the caller may see an object of tenant: its own
+// tenant's, or any for an admin.
+func (c Caller) Sees(tenant string) bool { return c.Admin || c.Tenant == tenant }
 
 // callerKey returns the hex SHA-256 of the API key that made the request
 // of ctx, or "" when the API runs without keys: per-key bounds then hold
 // for all callers together.
-func callerKey(ctx context.Context) string {
-	k, _ := ctx.Value(callerKeyCtx{}).(string)
-	return k
-}
+func callerKey(ctx context.Context) string { return CallerOf(ctx).KeyHash }
 
 // isAPIPath reports the routes API keys guard: /v1 and below. Health
 // checks stay open for load balancers and orchestrators.

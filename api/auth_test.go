@@ -22,7 +22,7 @@ func withKeys(t *testing.T, rate float64, burst int) (string, func(*api.Config, 
 		t.Fatal(err)
 	}
 	return key, func(c *api.Config, _ *api.Deps) {
-		c.Auth = api.AuthConfig{Enabled: true, KeyHashes: []string{api.HashKey(key)}, RateLimit: rate, Burst: burst}
+		c.Auth = api.AuthConfig{Enabled: true, Keys: []string{api.HashKey(key)}, RateLimit: rate, Burst: burst}
 	}
 }
 
@@ -143,7 +143,7 @@ func TestProtect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Config{Auth: api.AuthConfig{Enabled: true, KeyHashes: []string{api.HashKey(key)}}},
+	srv, err := api.New(api.Config{Auth: api.AuthConfig{Enabled: true, Keys: []string{api.HashKey(key)}}},
 		api.Deps{Store: stubStore{}, Blobs: stubBlobs{}, Queue: stubQueue{}, Sniff: func([]byte) (tasks.Kind, error) { return "", nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -174,11 +174,11 @@ func TestAuthConfigValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"off", api.AuthConfig{}, true},
-		{"on with a key", api.AuthConfig{Enabled: true, KeyHashes: []string{good}}, true},
+		{"on with a key", api.AuthConfig{Enabled: true, Keys: []string{good}}, true},
 		{"on without keys", api.AuthConfig{Enabled: true}, false},
-		{"not a hash", api.AuthConfig{Enabled: true, KeyHashes: []string{"mmq_plaintext_key"}}, false},
-		{"short hash", api.AuthConfig{Enabled: true, KeyHashes: []string{good[:60]}}, false},
-		{"negative rate", api.AuthConfig{Enabled: true, KeyHashes: []string{good}, RateLimit: -1}, false},
+		{"not a hash", api.AuthConfig{Enabled: true, Keys: []string{"mmq_plaintext_key"}}, false},
+		{"short hash", api.AuthConfig{Enabled: true, Keys: []string{good[:60]}}, false},
+		{"negative rate", api.AuthConfig{Enabled: true, Keys: []string{good}, RateLimit: -1}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,13 +42,12 @@ func TestSubmitPDF(t *testing.T) {
 		Options:    tasks.Options{Task: "text_extraction", Priority: tasks.PriorityLow, MaxPages: api.DefaultMaxPages},
 		Metadata:   json.RawMessage(`{"order":42,"tags":["a","b"]}`),
 		Filename:   "linearized-30p.pdf",
-		BlobKey:    job.BlobKey,
 		Size:       size,
 		PagesTotal: 30,
 	}
 	for _, got := range []*tasks.Job{job, mustJob(t, b, job.ID)} {
-		if got.ID == "" || got.BlobKey == "" || got.CreatedAt.Before(before) {
-			t.Errorf("job id %q, blob %q, created %v", got.ID, got.BlobKey, got.CreatedAt)
+		if got.ID == "" || got.BlobKey != "" || got.CreatedAt.Before(before) {
+			t.Errorf("job id %q, blob %q (internal: never shown), created %v", got.ID, got.BlobKey, got.CreatedAt)
 		}
 		got.CreatedAt = time.Time{}
 		if !jobsEqual(*got, want) {
@@ -57,7 +56,11 @@ func TestSubmitPDF(t *testing.T) {
 	}
 
 	p, raw := b.taskPayload(t, "low", job.ID)
-	wantP := tasks.AnalyzePayload{JobID: job.ID, BlobKey: job.BlobKey, Options: want.Options}
+	stored, err := b.store.GetJob(context.Background(), job.ID)
+	if err != nil || stored.BlobKey == "" {
+		t.Fatalf("stored job: blob key %q, %v", stored.BlobKey, err)
+	}
+	wantP := tasks.AnalyzePayload{JobID: job.ID, BlobKey: stored.BlobKey, Options: want.Options}
 	if !reflect.DeepEqual(p, wantP) {
 		t.Errorf("payload %+v, want %+v", p, wantP)
 	}

@@ -1,19 +1,20 @@
 package config
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/mmq/mmq/tasks"
 )
 
 // validateOperations checks the keys that run and guard the deployment:
 // auth, metrics, limits on batches.
 func (c *Config) validateOperations() []error {
 	var errs []error
-	for _, h := range c.Auth.Keys {
-		if b, err := hex.DecodeString(h); err != nil || len(b) != 32 {
-			errs = append(errs, fmt.Errorf("auth.keys: %q is not a key hash (64 hex digits; `mmq keys create` prints one)", h))
+	for _, k := range c.Auth.Keys {
+		if _, err := tasks.ParseKeyEntry(k); err != nil {
+			errs = append(errs, fmt.Errorf("auth.keys: %w", err))
 		}
 	}
 	if c.Auth.RateLimit < 0 || c.Auth.Burst < 0 {

@@ -19,8 +19,10 @@ const EventBatchCompleted = "batch.completed"
 
 // Batch is a group of jobs submitted together.
 type Batch struct {
-	ID          string          `json:"id"`
-	Status      BatchStatus     `json:"status"`
+	ID     string      `json:"id"`
+	Status BatchStatus `json:"status"`
+	// Tenant owns the batch and its jobs.
+	Tenant      string          `json:"tenant,omitempty"`
 	Metadata    json.RawMessage `json:"metadata,omitempty"`
 	CallbackURL string          `json:"callback_url,omitempty"`
 	// Total is the number of jobs; Ended how many have reached a final

@@ -161,10 +161,15 @@ type Job struct {
 	Options  Options         `json:"options"`
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 
+	// Tenant owns the job: only its keys (and admin keys) see it.
+	Tenant string `json:"tenant,omitempty"`
+
 	Filename  string `json:"filename,omitempty"`
 	SourceURL string `json:"source_url,omitempty"`
-	BlobKey   string `json:"blob_key,omitempty"`
-	Size      int64  `json:"size,omitempty"`
+	// BlobKey locates the input in the blob store; it is internal and
+	// never shown to clients.
+	BlobKey string `json:"-"`
+	Size    int64  `json:"size,omitempty"`
 	// BatchID is the batch the job belongs to, if any.
 	BatchID string `json:"batch_id,omitempty"`
 	// CallbackURL receives the job's signed webhook when it ends.

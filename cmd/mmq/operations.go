@@ -92,7 +92,7 @@ func (a *App) serveMetrics() error {
 // banner. Only auth.enabled=false, said explicitly, opens a reachable API.
 func (a *App) apiAuth() (api.AuthConfig, error) {
 	c := a.Config.Auth
-	auth := api.AuthConfig{Enabled: c.Enabled, KeyHashes: c.Keys, RateLimit: c.RateLimit, Burst: c.Burst}
+	auth := api.AuthConfig{Enabled: c.Enabled, Keys: c.Keys, RateLimit: c.RateLimit, Burst: c.Burst}
 	switch {
 	case !c.Enabled:
 		a.authOff = "auth.enabled is false"
