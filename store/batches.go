@@ -56,6 +56,9 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 	if b.CallbackURL != "" {
 		fields = append(fields, "callback_url", b.CallbackURL)
 	}
+	if b.Tenant != "" {
+		fields = append(fields, "tenant", b.Tenant)
+	}
 	created, err := createBatchScript.Run(ctx, s.client, []string{record}, fields...).Int()
 	if err != nil {
 		return fmt.Errorf("store: create batch %s: %w", b.ID, err)
@@ -75,7 +78,7 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 			if j.ID == "" || strings.ContainsAny(j.ID, "{}") {
 				return tasks.Errorf(tasks.CodeInvalidRequest, "invalid job id %q", j.ID)
 			}
-			j.BatchID = b.ID
+			j.BatchID, j.Tenant = b.ID, b.Tenant
 			if j.Status == "" {
 				j.Status = tasks.StatusQueued
 			}
@@ -193,6 +196,7 @@ func decodeBatch(h map[string]string) (*tasks.Batch, error) {
 		ID:          h["id"],
 		Status:      tasks.BatchStatus(h["status"]),
 		CallbackURL: h["callback_url"],
+		Tenant:      h["tenant"],
 		Total:       int(r.int("total")),
 		Ended:       int(r.int("ended")),
 		FinishedAt:  r.optionalTime("finished_at"),

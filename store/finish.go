@@ -62,7 +62,7 @@ import (
 // creation minute: its cost, and unless it was canceled its pages and its
 // latency.
 var endJobLua = statusLua + statsLua + `
-local NOTE_FIELDS = {'id', 'kind', 'batch_id', 'status', 'pages_total', 'pages_done', 'pages_failed',
+local NOTE_FIELDS = {'id', 'kind', 'batch_id', 'tenant', 'status', 'pages_total', 'pages_done', 'pages_failed',
   'error_code', 'metadata', 'metadata_batch', 'created_at', 'started_at', 'finished_at'}
 local function end_job(K, A, o)
 local final, code, msg = A[o + 1], A[o + 3], A[o + 4]

@@ -32,6 +32,7 @@ const (
 	fieldStartedAt    = "started_at"
 	fieldFinishedAt   = "finished_at"
 	fieldBatchID      = "batch_id"
+	fieldTenant       = "tenant"
 	fieldCallbackURL  = "callback_url"
 	fieldVideo        = "video"
 	fieldSummary      = "summary"
@@ -74,6 +75,7 @@ func encodeJob(j *tasks.Job) ([]any, error) {
 	optional(fieldErrorCode, string(j.ErrorCode))
 	optional(fieldErrorMessage, j.ErrorMessage)
 	optional(fieldBatchID, j.BatchID)
+	optional(fieldTenant, j.Tenant)
 	optional(fieldCallbackURL, j.CallbackURL)
 	optional(fieldSummary, string(j.Summary))
 	if j.Video != nil {
@@ -117,6 +119,7 @@ func decodeJob(h map[string]string) (*tasks.Job, error) {
 		ErrorCode:    tasks.Code(h[fieldErrorCode]),
 		ErrorMessage: h[fieldErrorMessage],
 		BatchID:      h[fieldBatchID],
+		Tenant:       h[fieldTenant],
 		CallbackURL:  h[fieldCallbackURL],
 		StartedAt:    r.optionalTime(fieldStartedAt),
 		FinishedAt:   r.optionalTime(fieldFinishedAt),

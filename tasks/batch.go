@@ -42,6 +42,7 @@ func NewBatchNotification(b *Batch) Notification {
 	return Notification{
 		Event:      EventBatchCompleted,
 		BatchID:    b.ID,
+		Tenant:     b.Tenant,
 		Status:     Status(b.Status),
 		Counts:     b.Counts,
 		Metadata:   b.Metadata,

@@ -283,6 +283,8 @@ type Notification struct {
 	Event    string `json:"event"`
 	JobID    string `json:"job_id,omitempty"`
 	BatchID  string `json:"batch_id,omitempty"`
+	// Tenant owns the job or batch.
+	Tenant string `json:"tenant,omitempty"`
 	// Counts splits a batch's jobs by final state (batch events only).
 	Counts      map[Status]int  `json:"counts,omitempty"`
 	Status      Status          `json:"status"`
@@ -302,6 +304,7 @@ func NewNotification(j *Job) Notification {
 		Event:       "job." + string(j.Status),
 		JobID:       j.ID,
 		BatchID:     j.BatchID,
+		Tenant:      j.Tenant,
 		Status:      j.Status,
 		PagesTotal:  j.PagesTotal,
 		PagesDone:   j.PagesDone,
