@@ -76,7 +76,7 @@ func (s *Server) handleSubmitBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	now := time.Now().UTC()
-	batch := &tasks.Batch{ID: s.deps.NewID(), Metadata: batchMeta, CallbackURL: shared.CallbackURL, CreatedAt: now}
+	batch := &tasks.Batch{ID: s.deps.NewID(), Tenant: CallerOf(r.Context()).Tenant, Metadata: batchMeta, CallbackURL: shared.CallbackURL, CreatedAt: now}
 	jobs := make([]*tasks.Job, len(items))
 	taskList := make([]*asynq.Task, len(items))
 	for i, it := range items {
@@ -133,7 +133,7 @@ func (s *Server) prepareItem(ctx context.Context, shared, it submitRequest, now 
 	if err != nil {
 		return nil, nil, err
 	}
-	job := &tasks.Job{ID: s.deps.NewID(), Status: tasks.StatusQueued, Options: opts, Metadata: meta, CallbackURL: req.CallbackURL, CreatedAt: now}
+	job := &tasks.Job{ID: s.deps.NewID(), Tenant: CallerOf(ctx).Tenant, Status: tasks.StatusQueued, Options: opts, Metadata: meta, CallbackURL: req.CallbackURL, CreatedAt: now}
 	payload := tasks.AnalyzePayload{JobID: job.ID, Options: opts}
 	if req.hasFile {
 		err = s.acceptUpload(ctx, job, &req)
@@ -269,7 +269,7 @@ func (s *Server) readBatchMultipart(r *http.Request) (shared submitRequest, item
 
 // handleGetBatch returns a batch's counts: GET /v1/batches/{id}.
 func (s *Server) handleGetBatch(w http.ResponseWriter, r *http.Request) {
-	b, err := s.deps.Store.GetBatch(r.Context(), r.PathValue("id"))
+	b, err := s.getBatch(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -294,6 +294,10 @@ func (s *Server) handleBatchJobs(w http.ResponseWriter, r *http.Request) {
 			writeError(w, tasks.Errorf(tasks.CodeInvalidRequest, "limit must be between 1 and 1000"))
 			return
 		}
+	}
+	if _, err := s.getBatch(r.Context(), r.PathValue("id")); err != nil {
+		writeError(w, err)
+		return
 	}
 	jobs, more, err := s.deps.Store.BatchJobs(r.Context(), r.PathValue("id"), offset, limit)
 	if err != nil {

@@ -40,7 +40,7 @@ func (s *Server) handleCancelJob(w http.ResponseWriter, r *http.Request) {
 
 // cancelJob ends job id as canceled and stops its task.
 func (s *Server) cancelJob(ctx context.Context, id string) (*tasks.Job, error) {
-	job, err := s.deps.Store.GetJob(ctx, id)
+	job, err := s.getJob(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +74,10 @@ func (s *Server) cancelJob(ctx context.Context, id string) (*tasks.Job, error) {
 func (s *Server) handleCancelBatch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.PathValue("id")
+	if _, err := s.getBatch(ctx, id); err != nil {
+		writeError(w, err)
+		return
+	}
 	canceled := 0
 	for offset := 0; ; offset += 1000 {
 		jobs, more, err := s.deps.Store.BatchJobs(ctx, id, offset, 1000)
@@ -95,7 +99,7 @@ func (s *Server) handleCancelBatch(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	b, err := s.deps.Store.GetBatch(ctx, id)
+	b, err := s.getBatch(ctx, id)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -29,6 +29,10 @@ func (s *Server) handleJobDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if _, err := s.getJob(r.Context(), id); err != nil {
+		writeError(w, err)
+		return
+	}
 	as, err := s.deps.Store.JobDeliveries(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
@@ -41,6 +45,10 @@ func (s *Server) handleJobDeliveries(w http.ResponseWriter, r *http.Request) {
 // GET /v1/batches/{id}/deliveries.
 func (s *Server) handleBatchDeliveries(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if _, err := s.getBatch(r.Context(), id); err != nil {
+		writeError(w, err)
+		return
+	}
 	as, err := s.deps.Store.BatchDeliveries(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
@@ -73,7 +81,7 @@ func (s *Server) handleRedeliver(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	job, err := s.deps.Store.GetJob(ctx, id)
+	job, err := s.getJob(ctx, id)
 	switch {
 	case err != nil:
 		writeError(w, err)
@@ -119,7 +127,7 @@ func (s *Server) announce(ctx context.Context, j *tasks.Job) {
 	log := zerolog.Ctx(ctx)
 	var batch *tasks.Batch
 	if j.CompletedBatch && j.BatchID != "" {
-		b, err := s.deps.Store.GetBatch(ctx, j.BatchID)
+		b, err := s.getBatch(ctx, j.BatchID)
 		if err != nil {
 			log.Warn().Err(err).Str("batch_id", j.BatchID).Msg("could not read the completed batch for its webhook")
 		}

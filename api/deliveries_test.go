@@ -232,7 +232,7 @@ func TestUnqueuedJobAnnounced(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(string(data), string(tasks.CodeUnavailable)) {
 		t.Fatalf("submit with the queue refusing: %d %s", code, data)
 	}
-	jobs, _, err := b.store.ListJobs(context.Background(), tasks.StatusFailed, 10, "")
+	jobs, _, err := b.store.ListJobs(context.Background(), "", tasks.StatusFailed, 10, "")
 	if err != nil || len(jobs) != 1 || jobs[0].ErrorCode != tasks.CodeUnavailable {
 		t.Fatalf("failed jobs: %+v, %v", jobs, err)
 	}

@@ -15,15 +15,18 @@ type Store interface {
 	CreateJob(ctx context.Context, j *tasks.Job, password string) error
 	// GetJob returns a job; an unknown id is a *tasks.Error with CodeNotFound.
 	GetJob(ctx context.Context, id string) (*tasks.Job, error)
-	// ListJobs returns up to limit jobs, newest first, in status if not empty,
+	// ListJobs returns up to limit jobs of tenant ("" for all), newest
+	// first, in status if not empty,
 	// and the cursor of the next page, empty on the last one.
-	ListJobs(ctx context.Context, status tasks.Status, limit int, cursor string) (jobs []*tasks.Job, next string, err error)
-	// CountJobs returns how many jobs created in [from, to] are in each
+	ListJobs(ctx context.Context, tenant string, status tasks.Status, limit int, cursor string) (jobs []*tasks.Job, next string, err error)
+	// CountJobs returns how many jobs of tenant ("" for all) created in
+	// [from, to] are in each
 	// state, without reading their records.
-	CountJobs(ctx context.Context, from, to time.Time) (map[tasks.Status]int, error)
-	// Tally sums the counters kept as the jobs created in [from, to] ended
+	CountJobs(ctx context.Context, tenant string, from, to time.Time) (map[tasks.Status]int, error)
+	// Tally sums the counters kept as the jobs of tenant ("" for all)
+	// created in [from, to] ended
 	// and their pages got outcomes, without reading their records.
-	Tally(ctx context.Context, from, to time.Time) (*tasks.Tally, error)
+	Tally(ctx context.Context, tenant string, from, to time.Time) (*tasks.Tally, error)
 	// Results returns up to limit page results with Index > after, in
 	// ascending order, and whether more follow. after = -1 starts at the
 	// beginning.
@@ -31,9 +34,10 @@ type Store interface {
 	// FinishJob moves a job to a final state; the API uses it to fail a job
 	// it could not enqueue.
 	FinishJob(ctx context.Context, id string, status tasks.Status, code tasks.Code, msg string) (*tasks.Job, error)
-	// Notifications returns up to count notifications after the stream id
+	// Notifications returns up to count notifications of tenant ("" for
+	// all) after the stream id
 	// after, waiting up to block for the first one.
-	Notifications(ctx context.Context, after string, count int64, block time.Duration) ([]tasks.Notification, error)
+	Notifications(ctx context.Context, tenant, after string, count int64, block time.Duration) ([]tasks.Notification, error)
 	// CreateBatch stores a batch and its new jobs in pipelined round trips.
 	CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.Job) error
 	// GetBatch returns a batch with its counts by state.

@@ -44,7 +44,7 @@ func (s *Server) handleDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	job, err := s.deps.Store.GetJob(ctx, id)
+	job, err := s.getJob(ctx, id)
 	if err != nil {
 		writeError(w, err)
 		return

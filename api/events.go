@@ -38,7 +38,7 @@ func (s *Server) handleJobEvents(w http.ResponseWriter, r *http.Request) {
 			return s.deps.Store.JobEvents(ctx, id, after, 0)
 		},
 		ended: func(ctx context.Context) (bool, any, error) {
-			j, err := s.deps.Store.GetJob(ctx, id)
+			j, err := s.getJob(ctx, id)
 			if err != nil {
 				return false, nil, err
 			}
@@ -56,7 +56,7 @@ func (s *Server) handleBatchEvents(w http.ResponseWriter, r *http.Request) {
 			return s.deps.Store.BatchEvents(ctx, id, after, 0)
 		},
 		ended: func(ctx context.Context) (bool, any, error) {
-			b, err := s.deps.Store.GetBatch(ctx, id)
+			b, err := s.getBatch(ctx, id)
 			if err != nil {
 				return false, nil, err
 			}
@@ -82,7 +82,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, src eventS
 		writeError(w, err)
 		return
 	}
-	sub, err := s.streams.subscribe(src.ref, after, callerKey(ctx))
+	sub, err := s.streams.subscribe(src.ref, after, CallerOf(ctx).Tenant)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -58,7 +58,7 @@ func (i *idempotency) claim(ctx context.Context, id string) (string, error) {
 	if i == nil {
 		return "", nil
 	}
-	return i.s.deps.Store.ClaimIdempotencyKey(ctx, i.scope, i.key, i.sum(), id)
+	return i.s.deps.Store.ClaimIdempotencyKey(ctx, i.storeScope(ctx), i.key, i.sum(), id)
 }
 
 // release forgets the key after the request failed past its claim.
@@ -68,7 +68,14 @@ func (i *idempotency) release(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	_ = i.s.deps.Store.ReleaseIdempotencyKey(ctx, i.scope, i.key)
+	_ = i.s.deps.Store.ReleaseIdempotencyKey(ctx, i.storeScope(ctx), i.key)
+}
+
+// storeScope is the scope of the key in the store: the endpoint's and the
+// caller's tenant, so that two tenants sending the same key are two keys
+// and neither gets the other's job back.
+func (i *idempotency) storeScope(ctx context.Context) string {
+	return i.scope + ":" + CallerOf(ctx).Tenant
 }
 
 // replay answers a repeated request with what the first one created: 200
@@ -79,9 +86,9 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, scope, id string
 		err error
 	)
 	if scope == "batch" {
-		v, err = s.deps.Store.GetBatch(r.Context(), id)
+		v, err = s.getBatch(r.Context(), id)
 	} else {
-		v, err = s.deps.Store.GetJob(r.Context(), id)
+		v, err = s.getJob(r.Context(), id)
 	}
 	if tasks.ErrorCode(err) == tasks.CodeNotFound {
 		err = tasks.Errorf(tasks.CodeConflict, "a request with this Idempotency-Key is still being processed; try again shortly")

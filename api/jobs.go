@@ -35,7 +35,7 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	job, err := s.deps.Store.GetJob(r.Context(), id)
+	job, err := s.getJob(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -62,7 +62,12 @@ func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	jobs, next, err := s.deps.Store.ListJobs(r.Context(), status, limit, q.Get("cursor"))
+	tenant, err := viewTenant(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	jobs, next, err := s.deps.Store.ListJobs(r.Context(), tenant, status, limit, q.Get("cursor"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -106,7 +111,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	job, err := s.deps.Store.GetJob(ctx, id)
+	job, err := s.getJob(ctx, id)
 	if err != nil {
 		writeError(w, err)
 		return

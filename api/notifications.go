@@ -57,7 +57,12 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = min(wait, maxNotificationWait)
 	}
-	ns, err := s.waitNotifications(r.Context(), after, int64(limit), wait)
+	tenant, err := viewTenant(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ns, err := s.waitNotifications(r.Context(), tenant, after, int64(limit), wait)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -75,12 +80,12 @@ func (s *Server) handleNotifications(w http.ResponseWriter, r *http.Request) {
 // waitNotifications reads the notifications after after, and when there
 // are none yet waits up to wait for one through the stream hub: a long
 // poll holds no Redis connection, and counts as one of its key's streams.
-func (s *Server) waitNotifications(ctx context.Context, after string, limit int64, wait time.Duration) ([]tasks.Notification, error) {
-	ns, err := s.deps.Store.Notifications(ctx, after, limit, 0)
+func (s *Server) waitNotifications(ctx context.Context, tenant, after string, limit int64, wait time.Duration) ([]tasks.Notification, error) {
+	ns, err := s.deps.Store.Notifications(ctx, tenant, after, limit, 0)
 	if err != nil || len(ns) > 0 || wait <= 0 {
 		return ns, err
 	}
-	sub, err := s.streams.subscribe(tasks.StreamRef{Kind: tasks.StreamNotifications}, after, callerKey(ctx))
+	sub, err := s.streams.subscribe(tasks.StreamRef{Kind: tasks.StreamNotifications, ID: tenant}, after, CallerOf(ctx).Tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -91,5 +96,5 @@ func (s *Server) waitNotifications(ctx context.Context, after string, limit int6
 	if err != nil || len(evs) == 0 {
 		return nil, err
 	}
-	return s.deps.Store.Notifications(ctx, after, limit, 0)
+	return s.deps.Store.Notifications(ctx, tenant, after, limit, 0)
 }

@@ -28,7 +28,12 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		}
 		window = d
 	}
-	st, err := s.stats(r.Context(), window, time.Now())
+	tenant, err := viewTenant(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st, err := s.stats(r.Context(), tenant, window, time.Now())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -36,12 +41,13 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// stats counts the jobs created in the window before now by state, and
+// stats counts the jobs of tenant ("" for all) created in the window before
+// now by state, and
 // adds the figures of the store's counters for them.
-func (s *Server) stats(ctx context.Context, window time.Duration, now time.Time) (*tasks.Stats, error) {
+func (s *Server) stats(ctx context.Context, tenant string, window time.Duration, now time.Time) (*tasks.Stats, error) {
 	from := now.Add(-window)
 	st := &tasks.Stats{Since: window.String(), From: from.UTC(), To: now.UTC()}
-	counts, err := s.deps.Store.CountJobs(ctx, from, now)
+	counts, err := s.deps.Store.CountJobs(ctx, tenant, from, now)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +57,7 @@ func (s *Server) stats(ctx context.Context, window time.Duration, now time.Time)
 			st.Finished += n
 		}
 	}
-	t, err := s.deps.Store.Tally(ctx, from, now)
+	t, err := s.deps.Store.Tally(ctx, tenant, from, now)
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,7 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	job := &tasks.Job{
 		ID:          s.deps.NewID(),
+		Tenant:      CallerOf(ctx).Tenant,
 		Status:      tasks.StatusQueued,
 		Options:     opts,
 		Metadata:    meta,

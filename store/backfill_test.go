@@ -30,7 +30,7 @@ func TestBackfillStatusIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if counts, _ := b.store.CountJobs(ctx, epoch, farFuture); len(counts) != 0 {
+	if counts, _ := b.store.CountJobs(ctx, "", epoch, farFuture); len(counts) != 0 {
 		t.Fatalf("CountJobs before the backfill = %v, want none", counts)
 	}
 
@@ -38,14 +38,14 @@ func TestBackfillStatusIndexes(t *testing.T) {
 	if err != nil || added != n {
 		t.Fatalf("BackfillStatusIndexes = %d, %v; want %d", added, err, n)
 	}
-	counts, err := b.store.CountJobs(ctx, epoch, farFuture)
+	counts, err := b.store.CountJobs(ctx, "", epoch, farFuture)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (n + 2) / 3; counts[tasks.StatusSucceeded] != want || counts[tasks.StatusQueued] != n-want {
 		t.Errorf("CountJobs after the backfill = %v, want %d succeeded and %d queued", counts, want, n-want)
 	}
-	list, _, err := b.store.ListJobs(ctx, tasks.StatusSucceeded, 1000, "")
+	list, _, err := b.store.ListJobs(ctx, "", tasks.StatusSucceeded, 1000, "")
 	if err != nil || len(list) != (n+2)/3 {
 		t.Fatalf("ListJobs(succeeded) = %d jobs, %v", len(list), err)
 	}

@@ -98,9 +98,8 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 			if stored != j {
 				f = append(f, fieldMetadataFromBatch, "1")
 			}
-			k := s.keys(j.ID)
 			args := append([]any{j.ID, j.CreatedAt.UnixMilli(), "", 0}, f...)
-			cmds[i] = createScript.EvalSha(ctx, pipe, []string{k.record, s.jobs, k.secret, s.statusIndex(j.Status)}, args...)
+			cmds[i] = createScript.EvalSha(ctx, pipe, s.createKeys(j), args...)
 			ids[i] = j.ID
 		}
 		pipe.RPush(ctx, list, ids...)

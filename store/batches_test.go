@@ -107,7 +107,7 @@ func TestBatchCompletesExactlyOnce(t *testing.T) {
 			t.Fatalf("batch events: %d job events, %d final, want 3 and 1 at the end", jobEvs, finals)
 		}
 	}
-	ns, err := b.store.Notifications(ctx, "", 1000, 0)
+	ns, err := b.store.Notifications(ctx, "", "", 1000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

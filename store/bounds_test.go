@@ -63,7 +63,7 @@ func TestBatchMetadataStoredOnce(t *testing.T) {
 	if j := b.getJob(t, "mb-00007"); string(j.Metadata) != string(own) {
 		t.Errorf("GetJob metadata of the job with its own = %s, want %s", j.Metadata, own)
 	}
-	list, _, err := b.store.ListJobs(ctx, "", 20, "")
+	list, _, err := b.store.ListJobs(ctx, "", "", 20, "")
 	if err != nil || len(list) != 20 {
 		t.Fatalf("ListJobs = %d jobs, %v", len(list), err)
 	}
@@ -83,7 +83,7 @@ func TestBatchMetadataStoredOnce(t *testing.T) {
 	if err != nil || string(ended.Metadata) != string(meta) {
 		t.Fatalf("FinishJob: metadata %d bytes, %v", len(ended.Metadata), err)
 	}
-	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	ns, err := b.store.Notifications(ctx, "", "", 10, 0)
 	if err != nil || len(ns) != 1 || string(ns[0].Metadata) != string(meta) || ns[0].JobID != "mb-00002" {
 		t.Fatalf("Notifications = %+v, %v; want the job's with the batch's metadata", ns, err)
 	}
@@ -131,7 +131,7 @@ func TestNotificationEntriesSmall(t *testing.T) {
 	}
 	time.Sleep(2100 * time.Millisecond)
 	end("new")
-	ns, err := s.Notifications(ctx, "", 1000, 0)
+	ns, err := s.Notifications(ctx, "", "", 1000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestEndJobWithPagesMissing(t *testing.T) {
 	if j := b.getJob(t, "j"); j.Status != tasks.StatusProcessing || j.FinishedAt != nil {
 		t.Fatalf("job after the refused EndJob: %+v; want it still processing", j)
 	}
-	if ns, err := b.store.Notifications(ctx, "", 10, 0); err != nil || len(ns) != 0 {
+	if ns, err := b.store.Notifications(ctx, "", "", 10, 0); err != nil || len(ns) != 0 {
 		t.Fatalf("notifications after the refused EndJob: %d, %v; want none", len(ns), err)
 	}
 	// The next run saves the page, and the job ends.

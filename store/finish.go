@@ -40,7 +40,13 @@ import (
 // entries do not. Of the entries created before the retention window, it
 // looks at two from a random rank and drops those whose record is gone. In
 // a steady state as many entries go as jobs end; the random rank keeps old
-// jobs that are still live (queued for days) from stalling the sweep.
+// jobs that are still live (queued for days) from stalling the sweep. The
+// index of the job's tenant is swept the same way.
+//
+// A job with a tenant has its notification (and its batch's
+// batch.completed) appended to the tenant's stream too,
+// prefix:tenant:<tenant>:notifications, trimmed alike: what a tenant's keys
+// read.
 //
 // The job's event stream is final once its last event is in, and is then
 // rewritten compactly (COPY to a scratch key of the job, RENAME back): Redis
@@ -93,8 +99,13 @@ local note, vals = {}, redis.call('HMGET', K[1], unpack(NOTE_FIELDS))
 for i, f in ipairs(NOTE_FIELDS) do
   if vals[i] then table.insert(note, f); table.insert(note, vals[i]) end
 end
-redis.call('XADD', K[7], 'MAXLEN', '~', maxlen, '*', unpack(note))
-redis.call('XTRIM', K[7], 'MINID', '~', A[o + 16])
+local tenant = redis.call('HGET', K[1], 'tenant')
+local streams = {K[7]}
+if tenant then table.insert(streams, prefix .. ':tenant:' .. tenant .. ':notifications') end
+for _, stream in ipairs(streams) do
+  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(note))
+  redis.call('XTRIM', stream, 'MINID', '~', A[o + 16])
+end
 local done = tonumber(redis.call('HGET', K[1], 'pages_done') or 0)
 local failed = tonumber(redis.call('HGET', K[1], 'pages_failed') or 0)
 local created = redis.call('ZSCORE', K[9], redis.call('HGET', K[1], 'id'))
@@ -103,7 +114,7 @@ if created then
   if final ~= '` + string(tasks.StatusCanceled) + `' then
     incr = {{'jobs', 1}, {'pages', done + failed}, {'jl:' .. latency_bucket(A[o + 17] - created), 1}}
   end
-  stats_add(prefix, created, A[o + 18], incr, {{'cost', redis.call('HGET', K[1], 'usage_cost_usd') or '0'}})
+  stats_add(prefix, redis.call('HGET', K[1], 'tenant'), created, A[o + 18], incr, {{'cost', redis.call('HGET', K[1], 'usage_cost_usd') or '0'}})
 end
 redis.call('XADD', K[8], '*', 'type', 'state', 'data', cjson.encode({status = final, final = true,
   pages_total = tonumber(redis.call('HGET', K[1], 'pages_total') or 0), pages_done = done, pages_failed = failed,
@@ -111,13 +122,18 @@ redis.call('XADD', K[8], '*', 'type', 'state', 'data', cjson.encode({status = fi
 if redis.call('COPY', K[8], K[10], 'REPLACE') == 1 then redis.call('RENAME', K[10], K[8]) end
 for i = 1, 5 do redis.call('PEXPIRE', K[i], ttl) end
 redis.call('PEXPIRE', K[8], ttl)
-local old = redis.call('ZCOUNT', K[9], '-inf', '(' .. A[o + 14])
-if old > 0 then
-  local first = math.min(math.floor(tonumber(A[o + 15]) * old), math.max(old - 2, 0))
-  for _, id in ipairs(redis.call('ZRANGE', K[9], first, first + 1)) do
-    if redis.call('EXISTS', prefix .. ':job:{' .. id .. '}') == 0 then
-      redis.call('ZREM', K[9], id)
-      unindex(prefix, id)
+local sweeps = {{K[9], false}}
+if tenant then table.insert(sweeps, {tenant_base(prefix, tenant), tenant}) end
+for _, sweep in ipairs(sweeps) do
+  local index = sweep[1]
+  local old = redis.call('ZCOUNT', index, '-inf', '(' .. A[o + 14])
+  if old > 0 then
+    local first = math.min(math.floor(tonumber(A[o + 15]) * old), math.max(old - 2, 0))
+    for _, id in ipairs(redis.call('ZRANGE', index, first, first + 1)) do
+      if redis.call('EXISTS', prefix .. ':job:{' .. id .. '}') == 0 then
+        redis.call('ZREM', K[9], id)
+        unindex(prefix, id, sweep[2])
+      end
     end
   end
 end
@@ -134,7 +150,10 @@ if batch then
       redis.call('HSET', bk, 'status', 'completed', 'finished_at', now)
       redis.call('XADD', bk .. ':events', '*', 'type', 'state', 'data', cjson.encode({status = 'completed', final = true, ended = ended, total = total}))
       redis.call('PEXPIRE', bk .. ':events', ttl)
-      redis.call('XADD', K[7], 'MAXLEN', '~', maxlen, '*', 'event', 'batch.completed', unpack(redis.call('HGETALL', bk)))
+      local batch_record = redis.call('HGETALL', bk)
+      for _, stream in ipairs(streams) do
+        redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'event', 'batch.completed', unpack(batch_record))
+      end
       redis.call('PEXPIRE', bk, ttl)
       redis.call('PEXPIRE', bk .. ':jobs', ttl)
       table.insert(record, '_batch_completed')

@@ -51,7 +51,7 @@ func TestFinishJob(t *testing.T) {
 		t.Errorf("second FinishJob = %+v; want the job unchanged", again)
 	}
 
-	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	ns, err := b.store.Notifications(ctx, "", "", 10, 0)
 	if err != nil {
 		t.Fatalf("Notifications: %v", err)
 	}
@@ -111,7 +111,7 @@ func TestFinishJobRacesSavePage(t *testing.T) {
 	if err := <-saved; err != nil {
 		t.Fatalf("SavePage: %v", err)
 	}
-	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	ns, err := b.store.Notifications(ctx, "", "", 10, 0)
 	if err != nil || len(ns) != 1 {
 		t.Fatalf("Notifications = %v, %v; want one", ns, err)
 	}
@@ -171,7 +171,7 @@ func TestEndJob(t *testing.T) {
 			t.Errorf("second EndJob(%s) = %+v, %v; want the job unchanged", id, again, err)
 		}
 	}
-	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	ns, err := b.store.Notifications(ctx, "", "", 10, 0)
 	if err != nil || len(ns) != len(tests) {
 		t.Fatalf("%d notifications, %v; want %d", len(ns), err, len(tests))
 	}
@@ -273,7 +273,7 @@ func TestSaveLastPage(t *testing.T) {
 			t.Errorf("SaveLastPage after the end = %v, %v; want nil, nil", j, err)
 		}
 	}
-	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	ns, err := b.store.Notifications(ctx, "", "", 10, 0)
 	if err != nil || len(ns) != len(tests) {
 		t.Fatalf("%d notifications, %v; want %d", len(ns), err, len(tests))
 	}

@@ -14,17 +14,29 @@ import (
 
 // createScript writes a new job unless its record exists.
 //
-// KEYS: record, jobs index, secret, index of the job's status.
+// KEYS: record, jobs index, secret, index of the job's status, then for a
+// job with a tenant the tenant's jobs index and its index of the status.
 // ARGV: id, index score, password ("" for none), password TTL in ms, record
 // field/value pairs...
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+for _, i in ipairs({2, 4, 5, 6}) do
+  if KEYS[i] then redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
+end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
 return 1
 `)
+
+// createKeys returns the KEYS of createScript for job j.
+func (s *Redis) createKeys(j *tasks.Job) []string {
+	k := s.keys(j.ID)
+	keys := []string{k.record, s.jobs, k.secret, s.statusIndex(j.Status)}
+	if j.Tenant != "" {
+		keys = append(keys, s.jobsIndex(j.Tenant), s.tenantStatusIndex(j.Tenant, j.Status))
+	}
+	return keys
+}
 
 // CreateJob stores the new job j, whose ID the caller sets, and adds it to the
 // list of recent jobs. It fills in j.Status (queued) and j.CreatedAt (now)
@@ -46,9 +58,8 @@ func (s *Redis) CreateJob(ctx context.Context, j *tasks.Job, password string) er
 	if err != nil {
 		return err
 	}
-	k := s.keys(j.ID)
 	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password, s.cfg.PasswordTTL.Milliseconds()}, fields...)
-	created, err := createScript.Run(ctx, s.client, []string{k.record, s.jobs, k.secret, s.statusIndex(j.Status)}, args...).Int()
+	created, err := createScript.Run(ctx, s.client, s.createKeys(j), args...).Int()
 	if err != nil {
 		return fmt.Errorf("store: create job %s: %w", j.ID, err)
 	}
@@ -71,12 +82,13 @@ func (s *Redis) GetJob(ctx context.Context, id string) (*tasks.Job, error) {
 }
 
 // ListJobs returns up to limit jobs (default 50, at most 1000) newest first,
-// only those in status when it is not empty. after is the next cursor of the
+// only those of tenant when it is not empty ("" lists every tenant's), only
+// those in status when it is not empty. after is the next cursor of the
 // previous page; "" starts at the newest. next is "" on the last page. Jobs
 // whose record has expired are dropped from the index. A status reads the
 // index of that status (see statusIndex), so it costs what the page holds,
 // however many jobs are in other states.
-func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, after string) (jobs []*tasks.Job, next string, err error) {
+func (s *Redis) ListJobs(ctx context.Context, tenant string, status tasks.Status, limit int, after string) (jobs []*tasks.Job, next string, err error) {
 	if status != "" && !status.Valid() {
 		return nil, "", tasks.Errorf(tasks.CodeInvalidRequest, "unknown status %q", status)
 	}
@@ -90,9 +102,9 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 	}
 	// Reading one job more than asked tells whether a next page exists.
 	chunk := limit + 1
-	index := s.jobs
+	index := s.jobsIndex(tenant)
 	if status != "" {
-		index = s.statusIndex(status)
+		index = s.tenantStatusIndex(tenant, status)
 	}
 	var (
 		expired []string
@@ -123,7 +135,7 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 			if err != nil {
 				return nil, "", err
 			}
-			if status != "" && j.Status != status {
+			if (status != "" && j.Status != status) || (tenant != "" && j.Tenant != tenant) {
 				continue // moved since the index was read
 			}
 			if r, ok := inheritsMetadata(h, &j.Metadata); ok {
@@ -134,7 +146,7 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 			}
 		}
 	}
-	if err := s.prune(ctx, expired); err != nil {
+	if err := s.prune(ctx, tenant, expired); err != nil {
 		return nil, "", err
 	}
 	if err := s.fillMetadata(ctx, refs); err != nil {
@@ -152,27 +164,30 @@ func (s *Redis) ListJobs(ctx context.Context, status tasks.Status, limit int, af
 // created again under the same id in the meantime keeps its entry.
 //
 // KEYS: jobs index, then the record of each job of ARGV.
-// ARGV: key prefix, then job ids.
+// ARGV: key prefix, the tenant whose indexes to clean too ("" for none),
+// then job ids.
 var pruneScript = redis.NewScript(statusLua + `
-for i = 2, #ARGV do
+local tenant = ARGV[2] ~= '' and ARGV[2]
+for i = 3, #ARGV do
   local id = ARGV[i]
-  if redis.call('EXISTS', KEYS[i]) == 0 then
+  if redis.call('EXISTS', KEYS[i - 1]) == 0 then
     redis.call('ZREM', KEYS[1], id)
-    unindex(ARGV[1], id)
+    unindex(ARGV[1], id, tenant)
   end
 end
 return 0
 `)
 
-// prune drops the index entries of the jobs ids, whose records expired.
-func (s *Redis) prune(ctx context.Context, ids []string) error {
+// prune drops the index entries of the jobs ids, whose records expired,
+// from the global indexes and from those of tenant.
+func (s *Redis) prune(ctx context.Context, tenant string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	keys := make([]string, 0, len(ids)+1)
 	keys = append(keys, s.jobs)
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, s.cfg.Prefix)
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, s.cfg.Prefix, tenant)
 	for _, id := range ids {
 		keys = append(keys, s.keys(id).record)
 		args = append(args, id)

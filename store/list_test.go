@@ -22,7 +22,7 @@ type listQuery struct {
 func listAll(tb testing.TB, s *store.Redis, q listQuery) (ids []string, pages int) {
 	tb.Helper()
 	for {
-		jobs, next, err := s.ListJobs(context.Background(), q.Status, q.Limit, q.Cursor)
+		jobs, next, err := s.ListJobs(context.Background(), "", q.Status, q.Limit, q.Cursor)
 		if err != nil {
 			tb.Fatalf("ListJobs(%+v): %v", q, err)
 		}
@@ -98,7 +98,7 @@ func TestListJobsPrunesExpired(t *testing.T) {
 	if err := b.client.Del(ctx, "mmq:job:{b}").Err(); err != nil {
 		t.Fatal(err)
 	}
-	jobs, next, err := b.store.ListJobs(ctx, "", 0, "")
+	jobs, next, err := b.store.ListJobs(ctx, "", "", 0, "")
 	if err != nil || next != "" || len(jobs) != 2 {
 		t.Fatalf("ListJobs = %d jobs, %q, %v; want 2 on one page", len(jobs), next, err)
 	}
@@ -111,7 +111,7 @@ func TestListJobsPrunesExpired(t *testing.T) {
 func TestListJobsInvalid(t *testing.T) {
 	b := setup(t)
 	for _, q := range []listQuery{{Status: "sleeping"}, {Cursor: "!!"}, {Cursor: "bm8tY29sb24"}} {
-		if _, _, err := b.store.ListJobs(context.Background(), q.Status, q.Limit, q.Cursor); tasks.ErrorCode(err) != tasks.CodeInvalidRequest {
+		if _, _, err := b.store.ListJobs(context.Background(), "", q.Status, q.Limit, q.Cursor); tasks.ErrorCode(err) != tasks.CodeInvalidRequest {
 			t.Errorf("ListJobs(%+v) = %v; want code invalid_request", q, err)
 		}
 	}

@@ -10,15 +10,25 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// notificationsKey is the notifications stream of tenant: the global one,
+// holding every tenant's, for "".
+func (s *Redis) notificationsKey(tenant string) string {
+	if tenant == "" {
+		return s.notifications
+	}
+	return s.cfg.Prefix + ":tenant:" + tenant + ":notifications"
+}
+
 // Notifications returns up to count notifications (defaults to 100, at most
-// 1000) that follow the stream id after in the notifications stream; "" or
+// 1000) that follow the stream id after in the notifications stream of
+// tenant ("" for every tenant's); "" or
 // "0" reads from the oldest kept. With block > 0 it waits up to block for a
 // first one when there is none yet, and returns none if block passes. Each
 // notification's StreamID is set: pass the last one as after to resume.
 //
 // A blocking read holds a Redis connection for its duration; go-redis
 // interrupts it on ctx's end only when the client has ContextTimeoutEnabled.
-func (s *Redis) Notifications(ctx context.Context, after string, count int64, block time.Duration) ([]tasks.Notification, error) {
+func (s *Redis) Notifications(ctx context.Context, tenant, after string, count int64, block time.Duration) ([]tasks.Notification, error) {
 	if after == "" {
 		after = "0"
 	}
@@ -26,7 +36,7 @@ func (s *Redis) Notifications(ctx context.Context, after string, count int64, bl
 		count = 100
 	}
 	args := &redis.XReadArgs{
-		Streams: []string{s.notifications, after},
+		Streams: []string{s.notificationsKey(tenant), after},
 		Count:   min(count, 1000),
 		// go-redis sends BLOCK for any Block >= 0, and BLOCK 0 waits forever.
 		Block: -1,

@@ -23,7 +23,7 @@ func TestNotificationsAfter(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		b.finish(t, id)
 	}
-	all, err := b.store.Notifications(ctx, "0", 0, 0)
+	all, err := b.store.Notifications(ctx, "", "0", 0, 0)
 	if err != nil || len(all) != 3 {
 		t.Fatalf("Notifications(0) = %v, %v; want 3", all, err)
 	}
@@ -32,11 +32,11 @@ func TestNotificationsAfter(t *testing.T) {
 			t.Errorf("notification %d = %+v; want job %s succeeded", i, all[i], id)
 		}
 	}
-	rest, err := b.store.Notifications(ctx, all[0].StreamID, 1, 0)
+	rest, err := b.store.Notifications(ctx, "", all[0].StreamID, 1, 0)
 	if err != nil || len(rest) != 1 || rest[0].JobID != "b" {
 		t.Errorf("Notifications(after a, 1) = %+v, %v; want b", rest, err)
 	}
-	none, err := b.store.Notifications(ctx, all[2].StreamID, 10, 0)
+	none, err := b.store.Notifications(ctx, "", all[2].StreamID, 10, 0)
 	if err != nil || len(none) != 0 {
 		t.Errorf("Notifications(after c) = %+v, %v; want none", none, err)
 	}
@@ -46,7 +46,7 @@ func TestNotificationsBlock(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	b.finish(t, "first")
-	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	ns, err := b.store.Notifications(ctx, "", "", 10, 0)
 	if err != nil || len(ns) != 1 {
 		t.Fatalf("Notifications = %v, %v; want 1", ns, err)
 	}
@@ -57,7 +57,7 @@ func TestNotificationsBlock(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		ns, err := b.store.Notifications(ctx, ns[0].StreamID, 10, 10*time.Second)
+		ns, err := b.store.Notifications(ctx, "", ns[0].StreamID, 10, 10*time.Second)
 		got <- result{ns, err}
 	}()
 	b.finish(t, "second")
@@ -71,7 +71,7 @@ func TestNotificationsBlock(t *testing.T) {
 	}
 
 	start := time.Now()
-	timedOut, err := b.store.Notifications(ctx, "$", 10, 50*time.Millisecond)
+	timedOut, err := b.store.Notifications(ctx, "", "$", 10, 50*time.Millisecond)
 	if err != nil || len(timedOut) != 0 {
 		t.Errorf("Notifications with nothing new = %v, %v; want none", timedOut, err)
 	}

@@ -139,7 +139,7 @@ end
 if outcome then
   local created = redis.call('ZSCORE', A[14] .. ':jobs', redis.call('HGET', record, 'id'))
   if created then
-    stats_add(A[14], created, A[15], {{'pr', 1}, {'pl:' .. latency_bucket(A[12]), 1}, {'g', A[13]}}, {})
+    stats_add(A[14], redis.call('HGET', record, 'tenant'), created, A[15], {{'pr', 1}, {'pl:' .. latency_bucket(A[12]), 1}, {'g', A[13]}}, {})
   end
 end
 redis.call('HSET', results, i, A[3])

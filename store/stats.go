@@ -15,11 +15,12 @@ import (
 // answers for (31 days), and a day more.
 const statsTTL = 32 * 24 * time.Hour
 
-// statsLua defines the counters behind Tally. stats_add(prefix, created,
-// ttl, incr, incrf) adds the pairs {field, n} of incr (integers) and incrf
-// (floats) to the buckets of the minute and of the hour of created (a job's
-// creation, unix ms): hashes prefix:stats:m:<minute> and
-// prefix:stats:h:<hour>, which expire ttl ms after their last change.
+// statsLua defines the counters behind Tally. stats_add(prefix, tenant,
+// created, ttl, incr, incrf) adds the pairs {field, n} of incr (integers)
+// and incrf (floats) to the buckets of the minute and of the hour of created
+// (a job's creation, unix ms): hashes prefix:stats:m:<minute> and
+// prefix:stats:h:<hour>, and the same under prefix:tenant:<tenant> unless
+// tenant is false; they expire ttl ms after their last change.
 // latency_bucket(ms) is tasks.LatencyBucket. A window's Tally then reads at
 // most two hours of minute buckets and the whole hours between, however
 // many jobs it holds.
@@ -29,9 +30,15 @@ const statsTTL = 32 * 24 * time.Hour
 // (page outcomes), pl:<bucket> (their analysis times), g (those the
 // guardrail flagged).
 var statsLua = `
-local function stats_add(prefix, created, ttl, incr, incrf)
+local function stats_add(prefix, tenant, created, ttl, incr, incrf)
   local m = math.floor(tonumber(created) / 60000)
-  for _, k in ipairs({prefix .. ':stats:m:' .. m, prefix .. ':stats:h:' .. math.floor(m / 60)}) do
+  local keys = {prefix .. ':stats:m:' .. m, prefix .. ':stats:h:' .. math.floor(m / 60)}
+  if tenant then
+    local t = prefix .. ':tenant:' .. tenant
+    table.insert(keys, t .. ':stats:m:' .. m)
+    table.insert(keys, t .. ':stats:h:' .. math.floor(m / 60))
+  end
+  for _, k in ipairs(keys) do
     for _, p in ipairs(incr) do
       if tonumber(p[2]) ~= 0 then redis.call('HINCRBY', k, p[1], p[2]) end
     end
@@ -47,16 +54,20 @@ local function latency_bucket(ms)
 end
 `
 
-// Tally sums the stats counters of the jobs created in [from, to], to the
-// minute: the buckets of every minute from from's to to's. It reads at most
+// Tally sums the stats counters of the jobs of tenant ("" for all) created
+// in [from, to], to the minute: the buckets of every minute from from's to to's. It reads at most
 // 120 minute buckets and one bucket per whole hour between, in one round
 // trip: about 900 small hashes for the longest window, 31 days.
-func (s *Redis) Tally(ctx context.Context, from, to time.Time) (*tasks.Tally, error) {
+func (s *Redis) Tally(ctx context.Context, tenant string, from, to time.Time) (*tasks.Tally, error) {
 	m0, m1 := from.UnixMilli()/60000, to.UnixMilli()/60000
+	base := s.cfg.Prefix
+	if tenant != "" {
+		base += ":tenant:" + tenant
+	}
 	var keys []string
 	minutes := func(a, b int64) {
 		for m := a; m <= b; m++ {
-			keys = append(keys, s.cfg.Prefix+":stats:m:"+strconv.FormatInt(m, 10))
+			keys = append(keys, base+":stats:m:"+strconv.FormatInt(m, 10))
 		}
 	}
 	// Whole hours [h0, h1) lie inside the window.
@@ -64,7 +75,7 @@ func (s *Redis) Tally(ctx context.Context, from, to time.Time) (*tasks.Tally, er
 	if h0 < h1 {
 		minutes(m0, h0*60-1)
 		for h := h0; h < h1; h++ {
-			keys = append(keys, s.cfg.Prefix+":stats:h:"+strconv.FormatInt(h, 10))
+			keys = append(keys, base+":stats:h:"+strconv.FormatInt(h, 10))
 		}
 		minutes(h1*60, m1)
 	} else {

@@ -45,7 +45,7 @@ func TestTally(t *testing.T) {
 		window time.Duration
 		jobs   int64
 	}{{time.Hour, 1}, {2 * time.Hour, 2}, {4 * time.Hour, 3}, {48 * time.Hour, 4}, {time.Minute, 0}} {
-		tl, err := b.store.Tally(ctx, now.Add(-c.window), now)
+		tl, err := b.store.Tally(ctx, "", now.Add(-c.window), now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -81,7 +81,7 @@ func (s *Redis) streamKey(ref tasks.StreamRef) (string, error) {
 		record, _ := s.batchKeys(ref.ID)
 		return record + ":events", nil
 	case tasks.StreamNotifications:
-		return s.notifications, nil
+		return s.notificationsKey(ref.ID), nil
 	}
 	return "", fmt.Errorf("store: unknown stream kind %q", ref.Kind)
 }

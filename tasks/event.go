@@ -30,7 +30,7 @@ const (
 
 // StreamRef names one event stream: a job's or a batch's (Kind StreamJob
 // or StreamBatch, with its ID), or the notifications (StreamNotifications,
-// no ID).
+// with the tenant whose notifications as ID; "" for every tenant's).
 type StreamRef struct {
 	Kind string
 	ID   string

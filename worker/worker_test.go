@@ -192,7 +192,7 @@ func TestDocumentJobSucceeds(t *testing.T) {
 			t.Errorf("result %d = index %d status %s attempts %d", i, r.Index, r.Status, r.Attempts)
 		}
 	}
-	ns, err := b.store.Notifications(context.Background(), "", 10, 0)
+	ns, err := b.store.Notifications(context.Background(), "", "", 10, 0)
 	if err != nil || len(ns) != 1 || ns[0].JobID != j.ID || ns[0].Status != tasks.StatusSucceeded || ns[0].PagesDone != 64 {
 		t.Fatalf("notifications = %+v, err %v; want one job.succeeded", ns, err)
 	}
@@ -477,7 +477,7 @@ func TestLastPageEndsJob(t *testing.T) {
 	if st.lastEnded.Load() != 1 || st.endJob.Load() != 0 {
 		t.Errorf("ended by the last save %d times, by EndJob %d times; want 1 and 0", st.lastEnded.Load(), st.endJob.Load())
 	}
-	ns, err := b.store.Notifications(ctx, "", 10, 0)
+	ns, err := b.store.Notifications(ctx, "", "", 10, 0)
 	if err != nil || len(ns) != 1 || ns[0].Status != tasks.StatusSucceeded || ns[0].PagesDone != 64 {
 		t.Errorf("notifications = %+v, %v; want one, succeeded with 64 pages done", ns, err)
 	}
