@@ -119,6 +119,10 @@ func (s *Server) handleRetryJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if _, err := s.getJob(ctx, id); err != nil {
+		writeError(w, err)
+		return
+	}
 	job, err := s.deps.Store.ReopenJob(ctx, id)
 	if err != nil {
 		writeError(w, err)
