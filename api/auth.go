@@ -31,8 +31,9 @@ type AuthConfig struct {
 	// tenant of its own. Enabled needs at least one.
 	Keys []string
 	// RateLimit is the requests per second each key may make, sustained;
-	// more are refused with 429 rate_limited. 0 means no limit. The limit
-	// is per API process: N replicas allow N times as much.
+	// more are refused with 429 rate_limited. 0 means no limit. With
+	// Deps.KeyLimiter the limit holds across every API process; without
+	// it each process limits on its own.
 	RateLimit float64
 	// Burst is how many requests a key may make at once after a quiet
 	// spell. Defaults to twice RateLimit, at least 1.
@@ -176,14 +177,10 @@ func (s *Server) withAuth(next http.Handler, challenge string, guarded func(*htt
 			return c.Str("key_id", id).Str("tenant", ks.caller.Tenant)
 		})
 		r = r.WithContext(context.WithValue(r.Context(), callerCtx{}, ks.caller))
-		if lim := ks.lim; lim != nil {
-			res := lim.Reserve()
-			if d := res.Delay(); d > 0 {
-				res.Cancel()
-				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
-				writeError(w, tasks.Errorf(tasks.CodeRateLimited, "too many requests for this API key; retry in %s", d.Round(time.Millisecond)))
-				return
-			}
+		if d := s.rateDelay(r.Context(), ks); d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+			writeError(w, tasks.Errorf(tasks.CodeRateLimited, "too many requests for this API key; retry in %s", d.Round(time.Millisecond)))
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -199,6 +196,28 @@ type Caller struct {
 	// tenant's objects unless Admin.
 	Tenant string
 	Admin  bool
+}
+
+// rateDelay takes one request of the key of ks from its budget: the one
+// shared by all API processes when there is a KeyLimiter, else (and while
+// it fails) this process's. It returns 0 when the request may go.
+func (s *Server) rateDelay(ctx context.Context, ks keyState) time.Duration {
+	if ks.lim == nil {
+		return 0
+	}
+	if kl := s.deps.KeyLimiter; kl != nil {
+		d, err := kl.Allow(ctx, ks.caller.KeyHash[:16])
+		if err == nil {
+			return d
+		}
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("shared rate limit unavailable: limiting in this process")
+	}
+	res := ks.lim.Reserve()
+	d := res.Delay()
+	if d > 0 {
+		res.Cancel()
+	}
+	return d
 }
 
 // callerCtx finds the Caller in a request's context.

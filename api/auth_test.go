@@ -11,6 +11,8 @@ import (
 
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -211,3 +213,31 @@ type (
 	stubBlobs struct{ api.Blobs }
 	stubQueue struct{ api.Enqueuer }
 )
+
+// Two API processes share a key's rate through Redis: its burst holds
+// across both, not once in each (it was per process).
+func TestAuthRateLimitSharedByProcesses(t *testing.T) {
+	key, on := withKeys(t, 0.1, 5)
+	shared := func(c *api.Config, d *api.Deps) {
+		on(c, d)
+		d.KeyLimiter = store.NewKeyLimiter(redistest.New(t, redistest.DBAPI), "ratetest-"+t.Name(), 0.1, 5)
+	}
+	one := setup(t, shared)
+	two := setup(t, shared)
+	auth := []string{"Authorization", "Bearer " + key}
+	ok := 0
+	for i := range 20 {
+		b := one
+		if i%2 == 1 {
+			b = two
+		}
+		if resp, _ := b.do(t, "GET", "/v1/jobs", "", nil, auth...); resp.StatusCode == http.StatusOK {
+			ok++
+		} else if resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	if ok != 5 {
+		t.Errorf("%d of 20 requests through two API processes passed, want the burst of 5", ok)
+	}
+}

@@ -103,3 +103,10 @@ type InspectVideoFunc func(ctx context.Context, data []byte, opts tasks.Options)
 // *tasks.Error with CodeInvalidPDF, CodeEncryptedPDF, CodeWrongPassword or
 // CodeTooManyPages (more than maxPages pages).
 type InspectPDFFunc func(ctx context.Context, data []byte, password string, maxPages int) (pages int, err error)
+
+// KeyLimiter takes one request of an API key from its budget, shared by
+// every API process; it returns 0 to let it through, else how long until
+// it could go.
+type KeyLimiter interface {
+	Allow(ctx context.Context, key string) (time.Duration, error)
+}

@@ -185,6 +185,10 @@ type Deps struct {
 	// Tasks, if set, lets a cancel remove or stop a job's queued or running
 	// task; without it a cancel only marks the job.
 	Tasks TaskControl
+	// KeyLimiter, if set, holds each key to AuthConfig.RateLimit across
+	// every API process (store.KeyLimiter); without it, or while it
+	// fails, each process limits on its own.
+	KeyLimiter KeyLimiter
 	// Checks are extra readiness checks (for example "ffmpeg"), run by
 	// /readyz next to the store's ping, which it reports as "redis".
 	Checks map[string]func(context.Context) error

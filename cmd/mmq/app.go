@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -263,14 +264,15 @@ func (a *App) startAPI(blobs blobStore) error {
 		RefuseCallbacks:        cfg.Webhooks.Secret == "",
 		Webhooks:               whTasks,
 	}, api.Deps{
-		Store:    a.store,
-		Blobs:    blobs,
-		Queue:    a.queue,
-		Tasks:    asynq.NewInspectorFromRedisClient(a.rdb),
-		Sniff:    media.SniffKind,
-		Logger:   a.Log,
-		Observer: a.apiObserver(),
-		Streams:  a.streamStore,
+		Store:      a.store,
+		Blobs:      blobs,
+		Queue:      a.queue,
+		Tasks:      asynq.NewInspectorFromRedisClient(a.rdb),
+		Sniff:      media.SniffKind,
+		Logger:     a.Log,
+		Observer:   a.apiObserver(),
+		Streams:    a.streamStore,
+		KeyLimiter: keyLimiter(a.rdb, cfg.Store.Prefix, auth),
 		InspectPDF: func(ctx context.Context, data []byte, password string, maxPages int) (int, error) {
 			d, err := media.OpenPDF(ctx, data, media.PDFOptions{Password: password, MaxPages: maxPages, Repair: cfg.Worker.RepairPDF, QPDFPath: cfg.Tools.QPDF})
 			if err != nil {
@@ -427,4 +429,17 @@ func setGCPercent(log zerolog.Logger, percent int) {
 	}
 	debug.SetGCPercent(percent)
 	log.Debug().Int("gc_percent", percent).Msg("Go GC target set")
+}
+
+// keyLimiter returns the per-key rate limit shared by every API process,
+// or nil when there is none.
+func keyLimiter(rdb redis.UniversalClient, prefix string, auth api.AuthConfig) api.KeyLimiter {
+	if auth.RateLimit <= 0 {
+		return nil
+	}
+	burst := auth.Burst
+	if burst == 0 {
+		burst = max(int(math.Ceil(2*auth.RateLimit)), 1)
+	}
+	return store.NewKeyLimiter(rdb, prefix, auth.RateLimit, burst)
 }
