@@ -115,8 +115,10 @@ func (s *Redis) DonePages(ctx context.Context, id string) ([]int, error) {
 // queued, status processing, attempts, then the usage to add: input tokens,
 // output tokens, cost in USD, cache hits, cache misses; then for the stats
 // (see statsLua) the page's duration in ms, "1" if the guardrail flagged
-// it else "0", the key prefix and the buckets' TTL in ms. A page counts in
-// the stats each time it reaches an outcome it did not have.
+// it else "0", the key prefix, the buckets' TTL in ms and the month
+// (2006-01) whose spending of the tenant the page's cost adds to. A page
+// counts in the stats each time it reaches an outcome it did not have; its
+// usage (tokens, cost as "spent", cache outcomes) every time it is saved.
 var saveLua = statsLua + `
 local function save_page(record, results, idx, done, failed, events, A)
 local status = redis.call('HGET', record, 'status')
@@ -136,10 +138,17 @@ elseif redis.call('SADD', failed, i) == 1 then
   redis.call('HINCRBY', record, 'pages_failed', 1)
   outcome = true
 end
-if outcome then
-  local created = redis.call('ZSCORE', A[14] .. ':jobs', redis.call('HGET', record, 'id'))
-  if created then
-    stats_add(A[14], redis.call('HGET', record, 'tenant'), created, A[15], {{'pr', 1}, {'pl:' .. latency_bucket(A[12]), 1}, {'g', A[13]}}, {})
+local created = redis.call('ZSCORE', A[14] .. ':jobs', redis.call('HGET', record, 'id'))
+if created then
+  local tenant = redis.call('HGET', record, 'tenant')
+  local incr = {{'in', A[7]}, {'out', A[8]}, {'hits', A[10]}, {'misses', A[11]}}
+  if outcome then
+    local unit = redis.call('HGET', record, 'kind') == 'video' and 'fr' or 'pg'
+    for _, p in ipairs({{'pr', 1}, {'pl:' .. latency_bucket(A[12]), 1}, {'g', A[13]}, {unit, 1}}) do table.insert(incr, p) end
+  end
+  stats_add(A[14], tenant, created, A[15], incr, {{'spent', A[9]}})
+  if tenant and tonumber(A[9]) ~= 0 then
+    redis.call('HINCRBYFLOAT', A[14] .. ':tenant:' .. tenant .. ':spent', A[16], A[9])
   end
 end
 redis.call('HSET', results, i, A[3])
@@ -168,14 +177,14 @@ return save_page(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV)
 //
 // KEYS: those of end_job (record, results, idx, done, failed, secret,
 // notifications stream, events, jobs index, events scratch key).
-// ARGV: the 15 of save_page, then those of end_job.
+// ARGV: the 16 of save_page, then those of end_job.
 var saveEndScript = redis.NewScript(saveLua + endJobLua + `
 local saved = save_page(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8], ARGV)
 if saved ~= 1 then return saved end
 local total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0)
 local ended = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0) + tonumber(redis.call('HGET', KEYS[1], 'pages_failed') or 0)
 if total == 0 or ended < total then return 1 end
-return end_job(KEYS, ARGV, 15)
+return end_job(KEYS, ARGV, 16)
 `)
 
 // SavePage stores the result of one page and updates the job's counts, in
@@ -250,11 +259,12 @@ func (s *Redis) saveArgs(id string, r tasks.PageResult) ([]any, error) {
 	if r.Metrics != nil {
 		m = *r.Metrics
 	}
-	args := make([]any, 0, 15+18)
+	args := make([]any, 0, 16+18)
 	return append(args, r.Index, done, b, string(tasks.StatusQueued), string(tasks.StatusProcessing), r.Attempts,
 		m.InputTokens, m.OutputTokens, strconv.FormatFloat(m.CostUSD, 'f', -1, 64),
 		boolInt(m.Cache == tasks.CacheHit), boolInt(m.Cache == tasks.CacheMiss),
-		r.DurationMS, boolInt(m.GuardrailFlags > 0), s.cfg.Prefix, statsTTL.Milliseconds()), nil
+		r.DurationMS, boolInt(m.GuardrailFlags > 0), s.cfg.Prefix, statsTTL.Milliseconds(),
+		time.Now().UTC().Format(monthLayout)), nil
 }
 
 // Password returns the password submitted with the job, or "" if there was

@@ -28,7 +28,9 @@ const statsTTL = 32 * 24 * time.Hour
 // Fields: jobs (finished jobs), cost (their USD), pages (pages of the
 // finished jobs not canceled), jl:<bucket> (those jobs' latencies), pr
 // (page outcomes), pl:<bucket> (their analysis times), g (those the
-// guardrail flagged).
+// guardrail flagged), pg and fr (outcomes of document pages and of video
+// frames); and as each page is saved: in, out (tokens), spent (USD), hits
+// and misses (answer cache).
 var statsLua = `
 local function stats_add(prefix, tenant, created, ttl, incr, incrf)
   local m = math.floor(tonumber(created) / 60000)
@@ -102,9 +104,14 @@ func (s *Redis) Tally(ctx context.Context, tenant string, from, to time.Time) (*
 
 // addTallyField adds the value v of the stats bucket field f to t.
 func addTallyField(t *tasks.Tally, f, v string) error {
-	if f == "cost" {
+	switch f {
+	case "cost", "spent":
 		x, err := strconv.ParseFloat(v, 64)
-		t.CostUSD += x
+		if f == "cost" {
+			t.CostUSD += x
+		} else {
+			t.SpentUSD += x
+		}
 		return err
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
@@ -130,6 +137,18 @@ func addTallyField(t *tasks.Tally, f, v string) error {
 		t.PagesRead += n
 	case f == "g":
 		t.GuardrailPages += n
+	case f == "in":
+		t.InputTokens += n
+	case f == "out":
+		t.OutputTokens += n
+	case f == "hits":
+		t.CacheHits += n
+	case f == "misses":
+		t.CacheMisses += n
+	case f == "pg":
+		t.DocPages += n
+	case f == "fr":
+		t.Frames += n
 	}
 	return nil
 }

@@ -50,10 +50,11 @@ func TestTally(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := c.jobs
-		want := fmt.Sprintf("jobs %d pages %d read %d flagged %d cost %.2f job-n %d page-n %d page-p50 %d",
-			n, 2*n, 3*n, n, float64(n), n, 3*n, map[bool]int64{true: 102, false: 0}[n > 0])
-		got := fmt.Sprintf("jobs %d pages %d read %d flagged %d cost %.2f job-n %d page-n %d page-p50 %d",
-			tl.Jobs, tl.Pages, tl.PagesRead, tl.GuardrailPages, tl.CostUSD, tl.JobLatency.N(), tl.PageLatency.N(), tl.PageLatency.Quantile(0.5))
+		want := fmt.Sprintf("jobs %d pages %d read %d flagged %d cost %.2f job-n %d page-n %d page-p50 %d spent %.2f doc-pages %d frames 0",
+			n, 2*n, 3*n, n, float64(n), n, 3*n, map[bool]int64{true: 102, false: 0}[n > 0], float64(n), 3*n)
+		got := fmt.Sprintf("jobs %d pages %d read %d flagged %d cost %.2f job-n %d page-n %d page-p50 %d spent %.2f doc-pages %d frames %d",
+			tl.Jobs, tl.Pages, tl.PagesRead, tl.GuardrailPages, tl.CostUSD, tl.JobLatency.N(), tl.PageLatency.N(), tl.PageLatency.Quantile(0.5),
+			tl.SpentUSD, tl.DocPages, tl.Frames)
 		if got != want {
 			t.Errorf("Tally over %v:\n got %s\nwant %s", c.window, got, want)
 		}

@@ -23,6 +23,13 @@ type Tally struct {
 	PageLatency    Histogram
 	PagesRead      int64
 	GuardrailPages int64
+	// What the jobs used, counted as it was spent (running and canceled
+	// jobs included): tokens, model cost, answer cache hits and misses,
+	// and the document pages and video frames given an outcome.
+	InputTokens, OutputTokens int64
+	SpentUSD                  float64
+	CacheHits, CacheMisses    int64
+	DocPages, Frames          int64
 }
 
 // LatencyBucketsPerOctave is the resolution of a Histogram: a bucket spans
