@@ -324,6 +324,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/batches/{id}/jobs", s.handleBatchJobs)
 	mux.HandleFunc("GET /v1/notifications", s.handleNotifications)
 	mux.HandleFunc("GET /v1/stats", s.handleStats)
+	mux.HandleFunc("GET /v1/usage", s.handleUsage)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("POST /v1/estimate", s.handleEstimate)

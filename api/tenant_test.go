@@ -217,3 +217,45 @@ func TestTenantIdempotencyKeys(t *testing.T) {
 		t.Errorf("beta's request with acme's key got job %s of %q", other.ID, other.Tenant)
 	}
 }
+
+// Usage is counted per tenant as pages are analyzed, by day.
+func TestTenantUsage(t *testing.T) {
+	b, keys := tenantSetup(t)
+	ctx := context.Background()
+	j := b.submitURL(t, keys.acme)
+	if _, err := b.store.StartJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		m := &tasks.Metrics{InputTokens: 100, OutputTokens: 10, CostUSD: 0.5}
+		if err := b.store.SavePage(ctx, j.ID, tasks.PageResult{Index: i, Status: tasks.PageDone, Metrics: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usage := func(key, query string) string {
+		t.Helper()
+		resp, data := b.do(t, http.MethodGet, "/v1/usage"+query, "", nil, bearer(key)...)
+		if resp.StatusCode != http.StatusOK {
+			return resp.Status
+		}
+		var rep tasks.UsageReport
+		if err := json.Unmarshal(data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		today := rep.Days[len(rep.Days)-1]
+		return fmt.Sprintf("days %d today %s jobs %d pages %d tokens %d/%d usd %.2f", len(rep.Days), today.Date,
+			rep.Total.Jobs, rep.Total.Pages, rep.Total.InputTokens, rep.Total.OutputTokens, rep.Total.CostUSD)
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	for _, c := range []struct{ key, query, want string }{
+		{keys.acme, "", "days 7 today " + day + " jobs 1 pages 3 tokens 300/30 usd 1.50"},
+		{keys.beta, "", "days 7 today " + day + " jobs 0 pages 0 tokens 0/0 usd 0.00"},
+		{keys.admin, "?since=24h", "days 2 today " + day + " jobs 1 pages 3 tokens 300/30 usd 1.50"},
+		{keys.admin, "?tenant=beta&since=" + day, "days 1 today " + day + " jobs 0 pages 0 tokens 0/0 usd 0.00"},
+		{keys.acme, "?since=2020-01-01", "400 Bad Request"},
+	} {
+		if got := usage(c.key, c.query); got != c.want {
+			t.Errorf("/v1/usage%s: %s, want %s", c.query, got, c.want)
+		}
+	}
+}
