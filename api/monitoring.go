@@ -76,7 +76,7 @@ func monitorGuard(next http.Handler, readOnly bool) http.Handler {
 func sameOrigin(r *http.Request) string {
 	switch site := r.Header.Get("Sec-Fetch-Site"); site {
 	case "cross-site", "same-site":
-		return "the browser says it comes from another site (Sec-Fetch-Site: " + site + ")"
+		return "the browser says it comes from another origin (Sec-Fetch-Site: " + site + ")"
 	}
 	from, header := r.Header.Get("Origin"), "Origin"
 	if from == "" {
