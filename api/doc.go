@@ -34,8 +34,11 @@
 // With Config.Auth enabled every /v1 route needs an API key (auth.go):
 // "Authorization: Bearer <key>", "X-API-Key: <key>", or the password of Basic
 // auth, which is how a browser answers the login prompt of a handler wrapped
-// with Server.Protect (asynqmon). Unknown keys get 401 unauthorized, a key over
-// its rate 429 rate_limited. The health checks stay open.
+// with Server.Protect or Server.Monitoring (asynqmon). Unknown keys get 401
+// unauthorized, a key over its rate 429 rate_limited. The health checks stay
+// open. Server.Monitoring (monitoring.go) lets only admin keys in, refuses
+// every change when read-only and a change from another origin otherwise
+// (403 forbidden), and forbids framing.
 //
 // Every error has the body {"error":{"code":"...","message":"..."}}; the code is
 // a tasks.Code, and the one table in errors.go maps it to the HTTP status.

@@ -38,6 +38,7 @@ var statusOf = map[tasks.Code]int{
 
 	// API keys and their rate limit.
 	tasks.CodeUnauthorized: http.StatusUnauthorized,
+	tasks.CodeForbidden:    http.StatusForbidden,
 	tasks.CodeRateLimited:  http.StatusTooManyRequests,
 	// Bounds of one API process.
 	tasks.CodeRequestTimeout: http.StatusRequestTimeout,

@@ -273,9 +273,15 @@ type Log struct {
 
 // Monitor configures the embedded asynqmon UI.
 type Monitor struct {
-	Enabled  bool   `mapstructure:"enabled"`
-	Path     string `mapstructure:"path"`
-	ReadOnly bool   `mapstructure:"read_only"`
+	// Enabled serves asynqmon in the API process, to admin keys only.
+	Enabled bool `mapstructure:"enabled"`
+	// Path is where: an absolute URL path outside /v1. Defaults to
+	// /monitoring.
+	Path string `mapstructure:"path"`
+	// ReadOnly refuses every request but GET and HEAD with 403, and
+	// asynqmon hides its buttons that delete, run, archive or pause.
+	// Defaults to true.
+	ReadOnly bool `mapstructure:"read_only"`
 	// PrometheusAddr is the URL of a Prometheus that scrapes mmq; with it
 	// asynqmon shows its metrics charts. Empty: no charts.
 	PrometheusAddr string `mapstructure:"prometheus_addr"`
@@ -428,7 +434,7 @@ var Defaults = map[string]any{
 
 	"monitoring.enabled":         true,
 	"monitoring.path":            "/monitoring",
-	"monitoring.read_only":       false,
+	"monitoring.read_only":       true,
 	"monitoring.prometheus_addr": "",
 
 	"metrics.enabled": true,

@@ -95,11 +95,12 @@ func TestValidate(t *testing.T) {
 	t.Setenv("MMQ_WORKER_PAGE_CONCURRENCY", "64")
 	t.Setenv("MMQ_LOG_FORMAT", "xml")
 	t.Setenv("MMQ_WORKER_GC_PERCENT", "0")
+	t.Setenv("MMQ_MONITORING_PATH", "monitoring")
 	_, err := config.Load("", nil)
 	if err == nil {
-		t.Fatal("want an error for page_concurrency > process_page_concurrency, a bad log format and gc_percent 0")
+		t.Fatal("want an error for page_concurrency > process_page_concurrency, a bad log format, gc_percent 0 and a relative monitoring.path")
 	}
-	for _, want := range []string{"page_concurrency", "log.format", "worker.gc_percent"} {
+	for _, want := range []string{"page_concurrency", "log.format", "worker.gc_percent", "monitoring.path"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

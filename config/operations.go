@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/mmq/mmq/tasks"
 )
 
 // validateOperations checks the keys that run and guard the deployment:
-// auth, metrics, limits on batches.
+// auth, monitoring, metrics, limits on batches.
 func (c *Config) validateOperations() []error {
 	var errs []error
 	for _, k := range c.Auth.Keys {
@@ -22,6 +23,12 @@ func (c *Config) validateOperations() []error {
 	}
 	if c.Limits.MaxBatchJobs <= 0 || c.Limits.MaxBatchUploadBytes <= 0 {
 		errs = append(errs, errors.New("limits.max_batch_jobs and limits.max_batch_upload_bytes must be positive"))
+	}
+	if m := c.Monitor; m.Enabled {
+		root := strings.TrimSuffix(m.Path, "/")
+		if !strings.HasPrefix(root, "/") || root == "/v1" || strings.HasPrefix(root, "/v1/") {
+			errs = append(errs, fmt.Errorf("monitoring.path %q: want an absolute path other than / and outside /v1, e.g. /monitoring", m.Path))
+		}
 	}
 	switch c.Blobs.Backend {
 	case BlobsLocal:

@@ -64,6 +64,10 @@ const (
 	//
 	// CodeUnauthorized: no API key, or one the server does not know.
 	CodeUnauthorized Code = "unauthorized"
+	// CodeForbidden: the key is known but may not do this (a tenant's key
+	// at /monitoring, a change while it is read-only, a cross-origin
+	// change).
+	CodeForbidden Code = "forbidden"
 	// CodeRateLimited: the key's request rate is used up; retry after the
 	// response's Retry-After.
 	CodeRateLimited Code = "rate_limited"

@@ -302,8 +302,9 @@ func (a *App) startAPI(blobs blobStore) error {
 			PrometheusAddress: cfg.Monitor.PrometheusAddr,
 		})
 		a.monitor = mon
-		// API keys guard it like /v1; a browser gets a login prompt.
-		mux.Handle(root+"/", srv.Protect(mon))
+		// Admin keys only, a browser with a login prompt; read-only
+		// unless configured otherwise, changes same-origin only.
+		mux.Handle(root+"/", srv.Monitoring(mon, cfg.Monitor.ReadOnly))
 	}
 	if err := a.exportQueues(mux); err != nil {
 		return err

@@ -136,7 +136,7 @@ func TestBrowserMonitoring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, url := startApp(t, "MMQ_AUTH_ENABLED", "true", "MMQ_AUTH_KEYS", api.HashKey(key))
+	_, url := startApp(t, "MMQ_AUTH_ENABLED", "true", "MMQ_AUTH_KEYS", api.HashKey(key)+":ops:admin")
 	c := client.New(url, nil, client.WithAPIKey(key))
 	ctx := context.Background()
 

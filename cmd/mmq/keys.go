@@ -51,7 +51,8 @@ and may open /monitoring).`,
 
 Give it to the client: MMQ_API_KEY=<key> for the CLI, or the header
 "Authorization: Bearer <key>" (or "X-API-Key: <key>"). In a browser,
-/monitoring asks for a user name (any) and a password (the key).
+/monitoring, for admin keys only, asks for a user name (any) and a password
+(the key).
 
 Let the server accept it: add this entry to auth.keys in the config file
 

@@ -168,7 +168,11 @@ func TestAPIKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, url := startApp(t, "MMQ_AUTH_ENABLED", "true", "MMQ_AUTH_KEYS", api.HashKey("mmq_other")+","+api.HashKey(key))
+	admin, err := api.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := startApp(t, "MMQ_AUTH_ENABLED", "true", "MMQ_AUTH_KEYS", api.HashKey("mmq_other")+","+api.HashKey(key)+","+api.HashKey(admin)+":ops:admin")
 
 	get := func(path string, header ...string) (int, string, http.Header) {
 		t.Helper()
@@ -195,7 +199,8 @@ func TestAPIKeys(t *testing.T) {
 		{"v1 with the key", "/v1/jobs", []string{"Authorization", "Bearer " + key}, 200, `"jobs"`},
 		{"monitoring without a key", "/monitoring/", nil, 401, `"code":"unauthorized"`},
 		{"monitoring api without a key", "/monitoring/api/queues", nil, 401, `"code":"unauthorized"`},
-		{"monitoring with the key", "/monitoring/api/queues", []string{"X-API-Key", key}, 200, `"queues"`},
+		{"monitoring with a tenant's key", "/monitoring/api/queues", []string{"X-API-Key", key}, 403, `"code":"forbidden"`},
+		{"monitoring with an admin key", "/monitoring/api/queues", []string{"X-API-Key", admin}, 200, `"queues"`},
 		{"healthz is open", "/healthz", nil, 200, ""},
 		{"metrics are open", "/metrics", nil, 200, "mmq_http_requests_total"},
 	}
@@ -367,27 +372,106 @@ func TestS3BlobBackend(t *testing.T) {
 	}
 }
 
-// monitoring.read_only leaves asynqmon able to show but not to change.
+// asynqmon is read-only unless monitoring.read_only is false: mmq refuses
+// its pause and delete before asynqmon sees them, and its page hides the
+// buttons. Every answer forbids framing.
 func TestMonitoringReadOnly(t *testing.T) {
-	_, url := startApp(t, "MMQ_MONITORING_READ_ONLY", "true", "MMQ_MONITORING_PROMETHEUS_ADDR", "http://prometheus.invalid:9090")
-	resp, err := http.Post(url+"/monitoring/api/queues/default:pause", "", nil)
+	_, url := startApp(t, "MMQ_MONITORING_PROMETHEUS_ADDR", "http://prometheus.invalid:9090")
+	runJob(t, client.New(url, nil)) // so that asynqmon knows the default queue
+	for _, tt := range []struct{ method, path string }{
+		{"POST", "/monitoring/api/queues/default:pause"},
+		{"DELETE", "/monitoring/api/queues/default"},
+		{"DELETE", "/monitoring/api/queues/default/completed_tasks:delete_all"},
+	} {
+		status, body, h := monitorRequest(t, tt.method, url+tt.path, "Origin", url)
+		if status != http.StatusForbidden || !strings.Contains(body, `"code":"forbidden"`) || !strings.Contains(body, "read-only") {
+			t.Errorf("%s %s in read-only mode: %d %s, want 403 forbidden", tt.method, tt.path, status, body)
+		}
+		if h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s %s: X-Frame-Options %q", tt.method, tt.path, h.Get("X-Frame-Options"))
+		}
+	}
+	status, body, _ := monitorRequest(t, "GET", url+"/monitoring/api/queues")
+	var qs struct {
+		Queues []struct {
+			Queue     string `json:"queue"`
+			Paused    bool   `json:"paused"`
+			Completed int    `json:"completed"`
+		} `json:"queues"`
+	}
+	if err := json.Unmarshal([]byte(body), &qs); status != 200 || err != nil {
+		t.Fatalf("asynqmon queues: %d %s", status, body)
+	}
+	found := false
+	for _, q := range qs.Queues {
+		if q.Queue == "default" {
+			found = true
+			if q.Paused || q.Completed < 1 {
+				t.Errorf("default queue after refused changes: %+v, want not paused, its completed task kept", q)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("asynqmon lists no default queue: %s", body)
+	}
+
+	// The UI learns the Prometheus address and the read-only flag from its
+	// page, which no other page may frame.
+	status, body, h := monitorRequest(t, "GET", url+"/monitoring/")
+	if status != 200 || !strings.Contains(body, "prometheus.invalid:9090") || !strings.Contains(body, `FLAG_READ_ONLY="true"`) {
+		t.Errorf("asynqmon page does not carry the Prometheus address and read-only flag: %d\n%.600s", status, body)
+	}
+	if csp := h.Get("Content-Security-Policy"); csp != "frame-ancestors 'none'" {
+		t.Errorf("asynqmon page: Content-Security-Policy %q", csp)
+	}
+}
+
+// With monitoring.read_only false, asynqmon's own page may pause a queue;
+// another site's may not, nor a request that names no origin.
+func TestMonitoringReadWrite(t *testing.T) {
+	_, url := startApp(t, "MMQ_MONITORING_READ_ONLY", "false")
+	pause := url + "/monitoring/api/queues/default:pause"
+	for _, header := range [][]string{
+		nil,
+		{"Origin", "https://evil.example"},
+		{"Origin", url, "Sec-Fetch-Site", "cross-site"},
+	} {
+		if status, body, _ := monitorRequest(t, "POST", pause, header...); status != http.StatusForbidden || !strings.Contains(body, "cross-origin") {
+			t.Errorf("pause with %q: %d %s, want 403 forbidden", header, status, body)
+		}
+	}
+	status, body, _ := monitorRequest(t, "GET", url+"/monitoring/")
+	if status != 200 || !strings.Contains(body, `FLAG_READ_ONLY="false"`) {
+		t.Errorf("asynqmon page: %d, want the read-only flag false:\n%.600s", status, body)
+	}
+	// The refused pauses did not happen: asynqmon refuses to pause a
+	// paused queue, and pauses an unpaused one with 204.
+	if status, body, _ := monitorRequest(t, "POST", pause, "Origin", url, "Sec-Fetch-Site", "same-origin"); status != http.StatusNoContent {
+		t.Errorf("pause from asynqmon's page: %d %s, want 204", status, body)
+	}
+	if status, body, _ := monitorRequest(t, "POST", url+"/monitoring/api/queues/default:resume", "Referer", url+"/monitoring/queues"); status != http.StatusNoContent {
+		t.Errorf("resume from asynqmon's page (Referer): %d %s, want 204", status, body)
+	}
+}
+
+// monitorRequest sends a request without a body and header, name and
+// value pairs, and returns the answer.
+func monitorRequest(t *testing.T, method, url string, header ...string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("pause in read-only mode: %d, want 405", resp.StatusCode)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
-	// The UI learns the Prometheus address from its page.
-	resp, err = http.Get(url + "/monitoring/")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), "prometheus.invalid:9090") || !strings.Contains(string(body), `FLAG_READ_ONLY="true"`) {
-		t.Errorf("asynqmon page does not carry the Prometheus address and read-only flag:\n%.600s", body)
-	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
 }
 
 // A model provider's page metrics reach /metrics: tokens, cost, the stage

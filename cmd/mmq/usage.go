@@ -31,7 +31,7 @@ func newUsageCmd() *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}
-			printUsage(cmd.OutOrStdout(), rep)
+			printUsageReport(cmd.OutOrStdout(), rep)
 			return nil
 		},
 	}
@@ -42,8 +42,8 @@ func newUsageCmd() *cobra.Command {
 	return cmd
 }
 
-// printUsage writes rep as a table, a line a day and the total.
-func printUsage(w io.Writer, rep *tasks.UsageReport) {
+// printUsageReport writes rep as a table, a line a day and the total.
+func printUsageReport(w io.Writer, rep *tasks.UsageReport) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "DAY\tJOBS\tPAGES\tFRAMES\tINPUT TOKENS\tOUTPUT TOKENS\tCOST\tCACHE HITS\t")
 	row := func(label string, d tasks.UsageDay) {
