@@ -316,9 +316,12 @@ func (s *server) request(method, path, key, contentType string, body io.Reader) 
 
 // submitURL submits a job by URL with key B and returns its id. Without a
 // worker nothing fetches it: the job stays queued.
-func (s *server) submitURL(url string) string {
+func (s *server) submitURL(url string) string { return s.submitURLAs(keyB, url) }
+
+// submitURLAs submits a job by URL with key, whose tenant owns it.
+func (s *server) submitURLAs(key, url string) string {
 	s.t.Helper()
-	status, body := s.request(http.MethodPost, "/v1/jobs", keyB, "application/json",
+	status, body := s.request(http.MethodPost, "/v1/jobs", key, "application/json",
 		strings.NewReader(`{"url":`+strconv.Quote(url)+`}`))
 	if status != http.StatusAccepted {
 		s.t.Fatalf("submit %s: %d %s", url, status, body)

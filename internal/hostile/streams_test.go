@@ -57,9 +57,11 @@ func TestManyStreams(t *testing.T) {
 	// Queued jobs, with no worker to run them: their streams stay open.
 	var jobs []string
 	for i := range 20 {
-		jobs = append(jobs, s.submitURL(fmt.Sprintf("https://example.com/hostile/streams-%02d.pdf", i)))
+		// The attacker streams its own jobs (each key is a tenant of its
+		// own: another's would be not_found).
+		jobs = append(jobs, s.submitURLAs(keyA, fmt.Sprintf("https://example.com/hostile/streams-%02d.pdf", i)))
 	}
-	target := jobs[0]
+	target := s.submitURL("https://example.com/hostile/bystander.pdf")
 	for range 20 { // warm the bystander's connection and the server
 		if status, body := s.request(http.MethodGet, "/v1/jobs/"+target, keyB, "", nil); status != http.StatusOK {
 			t.Fatalf("GET job: %d %s", status, body)
@@ -122,8 +124,9 @@ func TestManyStreams(t *testing.T) {
 	}
 
 	// One more, of either key, is over the process's cap.
+	own := map[string]string{keyA: jobs[0], keyB: target}
 	for name, key := range map[string]string{"A": keyA, "B": keyB} {
-		c, r, err := s.openStream("/v1/jobs/"+target+"/events", key)
+		c, r, err := s.openStream("/v1/jobs/"+own[key]+"/events", key)
 		if err != nil {
 			t.Fatalf("stream %d: %v", maxStreams+1, err)
 		}
@@ -145,7 +148,7 @@ func TestManyStreams(t *testing.T) {
 	var last rawResponse
 	closed := time.Now()
 	freed := waitFor(t.Context(), 15*time.Second, func() bool {
-		c, r, err := s.openStream("/v1/jobs/"+target+"/events", keyA)
+		c, r, err := s.openStream("/v1/jobs/"+jobs[0]+"/events", keyA)
 		last = r
 		if err != nil || c == nil {
 			return false
