@@ -326,8 +326,9 @@ type Video struct {
 
 // Webhooks configures webhook signing and delivery.
 type Webhooks struct {
-	// Secret signs every webhook: "whsec_" + base64 of 24 to 64 random
-	// bytes. Empty: no webhooks are sent, and a callback_url is refused.
+	// Secret signs every webhook but those of the tenants in
+	// TenantSecrets: "whsec_" + base64 of 24 to 64 random bytes. Empty: no
+	// webhooks are sent, and a callback_url is refused.
 	Secret string `mapstructure:"secret"`
 	// PreviousSecrets sign too during a rotation: each request then carries
 	// one signature per secret. From the environment: comma-separated.

@@ -21,8 +21,9 @@ import (
 
 // Config configures a Deliverer. Zero values mean the documented defaults.
 type Config struct {
-	// Secret signs every message: "whsec_" + base64 of 24 to 64 random
-	// bytes (NewSecret makes one). Required.
+	// Secret signs every message but those of the tenants in
+	// TenantSecrets: "whsec_" + base64 of 24 to 64 random bytes (NewSecret
+	// makes one). Required.
 	Secret string
 	// PreviousSecrets sign too, while receivers move to Secret: each
 	// request then carries one signature per secret.
