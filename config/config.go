@@ -332,12 +332,21 @@ type Video struct {
 
 // Webhooks configures webhook signing and delivery.
 type Webhooks struct {
-	// Secret signs every webhook: "whsec_" + base64 of 24 to 64 random
-	// bytes. Empty: no webhooks are sent, and a callback_url is refused.
+	// Secret signs every webhook but those of the tenants in
+	// TenantSecrets: "whsec_" + base64 of 24 to 64 random bytes. Empty: no
+	// webhooks are sent, and a callback_url is refused.
 	Secret string `mapstructure:"secret"`
 	// PreviousSecrets sign too during a rotation: each request then carries
 	// one signature per secret. From the environment: comma-separated.
 	PreviousSecrets []string `mapstructure:"previous_secrets"`
+	// TenantSecrets gives tenants secrets of their own: tenant → secret, or
+	// "whsec_new|whsec_old" during a rotation (the current secret first).
+	// A tenant named here has its jobs' and batches' webhooks signed with
+	// its secrets alone, never with Secret, PreviousSecrets or another
+	// tenant's; the other tenants' are signed with Secret. Requires
+	// Secret. From the environment: comma-separated tenant=secret pairs.
+	// Defaults to none.
+	TenantSecrets map[string]string `mapstructure:"tenant_secrets"`
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration `mapstructure:"timeout"`
 	// Schedule is the delay before each attempt, comma-separated: the first
@@ -465,6 +474,7 @@ var Defaults = map[string]any{
 
 	"webhooks.secret":             "",
 	"webhooks.previous_secrets":   []string{},
+	"webhooks.tenant_secrets":     map[string]string{},
 	"webhooks.timeout":            "15s",
 	"webhooks.schedule":           "0s,5s,5m,30m,2h,5h,10h,10h",
 	"webhooks.concurrency":        10,
@@ -501,6 +511,9 @@ func Load(path string, fs *pflag.FlagSet) (*Config, error) {
 		if bindErr != nil {
 			return nil, bindErr
 		}
+	}
+	if err := decodeTenantSecretsEnv(v); err != nil {
+		return nil, err
 	}
 	var c Config
 	if err := v.Unmarshal(&c); err != nil {
@@ -553,6 +566,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("webhooks.secret: %w", err))
 		}
 	}
+	errs = append(errs, c.Webhooks.validateTenantSecrets()...)
 	if _, err := ssrf.ParseNetworks(c.SSRF.AllowedNetworks); err != nil {
 		errs = append(errs, fmt.Errorf("ssrf.allowed_networks: %w", err))
 	}

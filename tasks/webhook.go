@@ -38,10 +38,15 @@ type WebhookPayload struct {
 	Event     string `json:"event"`
 	// JobID or BatchID names what the message is about; delivery attempts
 	// are logged with it.
-	JobID   string          `json:"job_id,omitempty"`
-	BatchID string          `json:"batch_id,omitempty"`
-	URL     string          `json:"url"`
-	Body    json.RawMessage `json:"body"`
+	JobID   string `json:"job_id,omitempty"`
+	BatchID string `json:"batch_id,omitempty"`
+	// Tenant owns the job or batch: its own secret, if it has one, signs
+	// the message instead of the deployment's. It travels with the task so
+	// that each attempt and a redelivery sign alike without reading the
+	// job.
+	Tenant string          `json:"tenant,omitempty"`
+	URL    string          `json:"url"`
+	Body   json.RawMessage `json:"body"`
 }
 
 // WebhookTaskConfig holds the retry schedule and asynq options of

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,12 +21,20 @@ import (
 
 // Config configures a Deliverer. Zero values mean the documented defaults.
 type Config struct {
-	// Secret signs every message: "whsec_" + base64 of 24 to 64 random
-	// bytes (NewSecret makes one). Required.
+	// Secret signs every message but those of the tenants in
+	// TenantSecrets: "whsec_" + base64 of 24 to 64 random bytes (NewSecret
+	// makes one). Required.
 	Secret string
 	// PreviousSecrets sign too, while receivers move to Secret: each
 	// request then carries one signature per secret.
 	PreviousSecrets []string
+	// TenantSecrets maps a tenant to its own secrets, the current one
+	// first, then those being rotated out. A message of a tenant named here
+	// (tasks.WebhookPayload.Tenant) is signed with these alone, never with
+	// Secret or another tenant's, so that a receiver holding the
+	// deployment's secret cannot forge this tenant's webhooks; any other
+	// message is signed with Secret and PreviousSecrets. Defaults to none.
+	TenantSecrets map[string][]string
 	// Timeout bounds one attempt: connecting, sending, and reading the
 	// answer. Defaults to 15 s.
 	Timeout time.Duration
@@ -50,31 +60,87 @@ func (c *Config) setDefaults() {
 
 // Validate reports a Config that cannot work.
 func (c Config) Validate() error {
-	_, err := NewSigner(c.Secret, c.PreviousSecrets...)
+	_, _, err := c.signers()
 	return err
+}
+
+// ErrBadTenant is wrapped by the error about a TenantSecrets entry whose
+// tenant is not a valid tenant name (tasks.ValidTenant).
+var ErrBadTenant = errors.New("webhook: bad tenant name")
+
+// signers returns the deployment's signer and each tenant's. The errors
+// name the tenant, never a secret.
+func (c Config) signers() (*Signer, map[string]*Signer, error) {
+	signer, err := NewSigner(c.Secret, c.PreviousSecrets...)
+	if err != nil {
+		return nil, nil, err
+	}
+	tenants := make(map[string]*Signer, len(c.TenantSecrets))
+	var errs []error
+	for _, tenant := range slices.Sorted(maps.Keys(c.TenantSecrets)) {
+		secrets := c.TenantSecrets[tenant]
+		switch {
+		case !tasks.ValidTenant(tenant):
+			// It may be a secret pasted in its place: show little of it.
+			if r := []rune(tenant); strings.HasPrefix(tenant, secretPrefix) {
+				tenant = secretPrefix + "…"
+			} else if len(r) > 16 {
+				tenant = string(r[:16]) + "…"
+			}
+			errs = append(errs, fmt.Errorf("%w %q: want 1 to 63 of a-z, 0-9, _ and -, starting with a letter or digit", ErrBadTenant, tenant))
+			continue
+		case len(secrets) == 0:
+			errs = append(errs, fmt.Errorf("tenant %s: %w: none given", tenant, ErrBadSecret))
+			continue
+		}
+		s, err := NewSigner(secrets[0], secrets[1:]...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", tenant, err))
+			continue
+		}
+		tenants[tenant] = s
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	return signer, tenants, nil
 }
 
 // Deliverer sends webhooks. It is safe for concurrent use.
 type Deliverer struct {
 	cfg    Config
 	signer *Signer
-	client *http.Client
+	// tenants are the signers of the tenants that have secrets of their
+	// own; read only after New.
+	tenants map[string]*Signer
+	client  *http.Client
 }
 
-// New returns a Deliverer, or an error for a missing or malformed secret.
+// New returns a Deliverer, or an error for a missing or malformed secret
+// or a bad tenant name.
 func New(cfg Config) (*Deliverer, error) {
 	cfg.setDefaults()
-	signer, err := NewSigner(cfg.Secret, cfg.PreviousSecrets...)
+	signer, tenants, err := cfg.signers()
 	if err != nil {
 		return nil, err
 	}
 	client := ssrf.NewClient(cfg.SSRF)
 	client.Timeout = cfg.Timeout
-	return &Deliverer{cfg: cfg, signer: signer, client: client}, nil
+	return &Deliverer{cfg: cfg, signer: signer, tenants: tenants, client: client}, nil
 }
 
-// Signer returns the signer of d's messages.
+// Signer returns the signer of the messages of tenants without secrets of
+// their own.
 func (d *Deliverer) Signer() *Signer { return d.signer }
+
+// SignerFor returns the signer of tenant's messages: its own when
+// Config.TenantSecrets names it, else the deployment's.
+func (d *Deliverer) SignerFor(tenant string) *Signer {
+	if s, ok := d.tenants[tenant]; ok {
+		return s
+	}
+	return d.signer
+}
 
 // Errors of an attempt that the caller may look for.
 var (
@@ -126,7 +192,7 @@ func (d *Deliverer) Deliver(ctx context.Context, p tasks.WebhookPayload) (tasks.
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", d.cfg.UserAgent)
-	if err := d.signer.SetHeaders(req.Header, p.WebhookID, now, p.Body); err != nil {
+	if err := d.SignerFor(p.Tenant).SetHeaders(req.Header, p.WebhookID, now, p.Body); err != nil {
 		return fail(err)
 	}
 

@@ -24,6 +24,21 @@
 // the old secret accepts the request. Secrets are "whsec_" + base64 of the
 // key. The signing is the standard-webhooks Go library's.
 //
+// # Tenants' secrets
+//
+// A tenant may have secrets of its own (Config.TenantSecrets: the current
+// one first, then those being rotated out). Its messages are signed with
+// those alone: not with the deployment's Secret and PreviousSecrets, which
+// every tenant without secrets of its own shares, nor with another
+// tenant's; so a receiver holding the deployment's secret, or another
+// tenant's, cannot make a request that this tenant's receiver accepts.
+// The messages of every other tenant are signed with the deployment's.
+// JobPayload and BatchPayload copy the job's or batch's tenant into the
+// webhook:deliver payload (tasks.WebhookPayload.Tenant), so every attempt
+// and a redelivery choose the same secret (Deliverer.SignerFor) without
+// reading the job. A task queued without a tenant is signed with the
+// deployment's secret. Tenant names are exact: "ACME" is not "acme".
+//
 // # Delivery
 //
 // Deliverer.Deliver makes one attempt, with a timeout (15 s by default) and

@@ -106,7 +106,7 @@ func JobPayload(j *tasks.Job) (tasks.WebhookPayload, error) {
 		Links: JobLinks{Job: path, Results: path + "/results"},
 	}
 	p, err := NewPayload(tasks.JobEvent(j.Status), j.ID, ts, data, j.CallbackURL)
-	p.JobID = j.ID
+	p.JobID, p.Tenant = j.ID, j.Tenant
 	return p, err
 }
 
@@ -127,7 +127,7 @@ func BatchPayload(b *tasks.Batch) (tasks.WebhookPayload, error) {
 		Links: BatchLinks{Batch: path, Jobs: path + "/jobs"},
 	}
 	p, err := NewPayload(tasks.EventBatchCompleted, b.ID, ts, data, b.CallbackURL)
-	p.BatchID = b.ID
+	p.BatchID, p.Tenant = b.ID, b.Tenant
 	return p, err
 }
 

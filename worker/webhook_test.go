@@ -34,6 +34,7 @@ const hookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 // hit is one request a receiver got.
 type hit struct {
 	at     time.Time
+	path   string
 	header http.Header
 	body   []byte
 }
@@ -56,7 +57,7 @@ func newReceiver(t *testing.T, respond func(n int, w http.ResponseWriter, r *htt
 		n++
 		call := n
 		mu.Unlock()
-		rc.hits <- hit{at: time.Now(), header: r.Header.Clone(), body: body}
+		rc.hits <- hit{at: time.Now(), path: r.URL.Path, header: r.Header.Clone(), body: body}
 		respond(call, w, r)
 	}))
 	t.Cleanup(rc.Close)
@@ -87,17 +88,24 @@ type hookBundle struct {
 // after timeout; guard is its SSRF policy.
 func setupHooks(t *testing.T, schedule tasks.Schedule, timeout time.Duration, guard ssrf.Config, a worker.Analyzer) *hookBundle {
 	t.Helper()
+	return setupHooksConfig(t, webhook.Config{Secret: hookSecret, Timeout: timeout, SSRF: guard}, schedule, a)
+}
+
+// setupHooksConfig starts a worker whose webhooks follow schedule and go
+// out through a Deliverer of hooks.
+func setupHooksConfig(t *testing.T, hooks webhook.Config, schedule tasks.Schedule, a worker.Analyzer) *hookBundle {
+	t.Helper()
 	b := setup(t)
 	queue := asynq.NewClientFromRedisClient(b.rdb)
 	insp := asynq.NewInspectorFromRedisClient(b.rdb)
-	d, err := webhook.New(webhook.Config{Secret: hookSecret, Timeout: timeout, SSRF: guard})
+	d, err := webhook.New(hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := b.config()
 	cfg.TaskCheckInterval = 5 * time.Millisecond
 	cfg.DelayedTaskCheckInterval = 20 * time.Millisecond
-	cfg.Webhooks = tasks.WebhookTaskConfig{Schedule: schedule, Timeout: timeout + 5*time.Second}
+	cfg.Webhooks = tasks.WebhookTaskConfig{Schedule: schedule, Timeout: hooks.Timeout + 5*time.Second}
 	if a == nil {
 		a = newFake(nil)
 	}
@@ -439,5 +447,67 @@ func TestBatchCompletedWebhook(t *testing.T) {
 	})
 	if qi := b.settled(t); qi.Size != 1 || len(rc.hits) != 0 {
 		t.Errorf("%d webhook tasks and %d more requests; want 1 task and no more requests", qi.Size, len(rc.hits))
+	}
+}
+
+// The worker announces the end of a job and of a batch with their
+// tenant's secret: acme's own for acme's standalone job and for its
+// batch (whose jobs inherit its tenant), the deployment's for beta's job.
+// Each request verifies with its tenant's secret only.
+func TestTenantWebhookSecrets(t *testing.T) {
+	const acmeSecret = "whsec_CWFD6bNBsZaNENNY1FBJnsBwnd32FL6i6SEjAEhyUXA="
+	b := setupHooksConfig(t, webhook.Config{Secret: hookSecret, Timeout: 5 * time.Second, SSRF: allowLoopback,
+		TenantSecrets: map[string][]string{"acme": {acmeSecret}}}, tasks.DefaultWebhookSchedule, nil)
+	rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) {})
+	ctx := context.Background()
+	data, err := os.ReadFile(booklet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := b.blobs.Put(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The path of the callback URL names what the webhook is about.
+	jobs := []*tasks.Job{
+		{ID: "acme-job", Kind: tasks.KindDocument, BlobKey: key, Tenant: "acme", CallbackURL: rc.URL + "/acme-job"},
+		{ID: "beta-job", Kind: tasks.KindDocument, BlobKey: key, Tenant: "beta", CallbackURL: rc.URL + "/beta-job"},
+	}
+	for _, j := range jobs {
+		if err := b.store.CreateJob(ctx, j, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batchJob := &tasks.Job{ID: "acme-batch-job", Kind: tasks.KindDocument, BlobKey: key}
+	if err := b.store.CreateBatch(ctx, &tasks.Batch{ID: "acme-batch", Tenant: "acme", CallbackURL: rc.URL + "/acme-batch"}, []*tasks.Job{batchJob}); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range append(jobs, batchJob) {
+		task, err := tasks.NewAnalyzeTask(tasks.KindDocument, tasks.AnalyzePayload{JobID: j.ID, BlobKey: key}, tasks.EnqueueConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.queue.Enqueue(task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{"/acme-job": acmeSecret, "/acme-batch": acmeSecret, "/beta-job": hookSecret}
+	for range want {
+		h := rc.next(t)
+		path := h.path
+		signer, ok := want[path]
+		if !ok {
+			t.Fatalf("a webhook to %q, want one of %v", path, want)
+		}
+		delete(want, path)
+		for _, secret := range []string{acmeSecret, hookSecret} {
+			wh, err := standardwebhooks.NewWebhook(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := wh.Verify(h.body, h.header); (err == nil) != (secret == signer) {
+				t.Errorf("%s: secret %s… verifies: %v, want %v", path, secret[:12], err == nil, secret == signer)
+			}
+		}
 	}
 }

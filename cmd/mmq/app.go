@@ -188,7 +188,7 @@ func (a *App) startWorker(blobs blobStore) error {
 	}
 	if cfg.Webhooks.Secret != "" {
 		d, err := webhook.New(webhook.Config{Secret: cfg.Webhooks.Secret, PreviousSecrets: cfg.Webhooks.PreviousSecrets,
-			Timeout: cfg.Webhooks.Timeout, SSRF: guard})
+			TenantSecrets: cfg.Webhooks.SecretsByTenant(), Timeout: cfg.Webhooks.Timeout, SSRF: guard})
 		if err != nil {
 			return fmt.Errorf("webhooks.secret: %w", err)
 		}

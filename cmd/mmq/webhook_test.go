@@ -119,3 +119,76 @@ func TestCallbackRefusedWithoutSecret(t *testing.T) {
 		t.Errorf("err = %v, want 400 invalid_request", err)
 	}
 }
+
+// The whole program with a tenant that has a webhook secret of its own:
+// the redelivery route (POST /v1/jobs/{id}/deliveries/redeliver) signs
+// acme's job with acme's secret, not the deployment's, and beta's, which
+// has none of its own, with the deployment's, which acme's does not
+// verify. The jobs are made in the store: the API does not stamp a
+// submitted job with its caller's tenant yet. The worker's announcement
+// of an end is tested in package worker (TestTenantWebhookSecrets).
+func TestTenantWebhookSecretEndToEnd(t *testing.T) {
+	const (
+		secret     = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		acmeSecret = "whsec_CWFD6bNBsZaNENNY1FBJnsBwnd32FL6i6SEjAEhyUXA="
+	)
+	type request struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan request, 8)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- request{r.Header.Clone(), body}
+	}))
+	t.Cleanup(rc.Close)
+	app, url := startApp(t, "MMQ_WEBHOOKS_SECRET", secret, "MMQ_WEBHOOKS_TENANT_SECRETS", "acme="+acmeSecret,
+		"MMQ_SSRF_ALLOW_PRIVATE_NETWORKS", "true")
+	ctx := context.Background()
+	c := client.New(url, nil)
+
+	verifies := func(secret string, r request) bool {
+		t.Helper()
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh.Verify(r.body, r.header) == nil
+	}
+	for _, tc := range []struct {
+		tenant        string
+		signer, other string
+	}{
+		{"acme", acmeSecret, secret},
+		{"beta", secret, acmeSecret},
+	} {
+		j := &tasks.Job{ID: "job-" + tc.tenant, Kind: tasks.KindDocument, Tenant: tc.tenant, CallbackURL: rc.URL + "/" + tc.tenant}
+		if err := app.store.CreateJob(ctx, j, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.store.FinishJob(ctx, j.ID, tasks.StatusSucceeded, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Redeliver(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		var r request
+		select {
+		case r = <-got:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no webhook of job %s within 30 s", j.ID)
+		}
+		var msg struct {
+			Data struct {
+				JobID string `json:"job_id"`
+			}
+		}
+		if err := json.Unmarshal(r.body, &msg); err != nil || msg.Data.JobID != j.ID {
+			t.Fatalf("webhook %s, want one about job %s", r.body, j.ID)
+		}
+		if !verifies(tc.signer, r) || verifies(tc.other, r) {
+			t.Errorf("%s: the webhook verifies with its tenant's secret: %v, with the other: %v; want true, false",
+				tc.tenant, verifies(tc.signer, r), verifies(tc.other, r))
+		}
+	}
+}
