@@ -64,6 +64,15 @@ type Store interface {
 	BatchDeliveries(ctx context.Context, id string) ([]tasks.DeliveryAttempt, error)
 	// Ping checks the store answers; /readyz reports it as "redis".
 	Ping(ctx context.Context) error
+	// RefBlob records that job id uses the blob of key, before the blob
+	// is written; it waits while that blob is being deleted.
+	RefBlob(ctx context.Context, key, id string) error
+	// DeleteJob removes an ended job and every key of it, and its input
+	// when no other job uses it; an active job is CodeConflict.
+	DeleteJob(ctx context.Context, id string) error
+	// DeleteBatch removes a batch whose jobs have all ended, and its jobs
+	// as DeleteJob does.
+	DeleteBatch(ctx context.Context, id string) error
 }
 
 // StreamReader reads several event streams in one blocking read; the

@@ -314,6 +314,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/jobs/{id}/events", s.handleJobEvents)
 	mux.HandleFunc("GET /v1/batches/{id}/events", s.handleBatchEvents)
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.handleCancelJob)
+	mux.HandleFunc("DELETE /v1/jobs/{id}", s.handleDeleteJob)
+	mux.HandleFunc("DELETE /v1/batches/{id}", s.handleDeleteBatch)
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.handleRetryJob)
 	mux.HandleFunc("GET /v1/jobs/{id}/deliveries", s.handleJobDeliveries)
 	mux.HandleFunc("POST /v1/jobs/{id}/deliveries/redeliver", s.handleRedeliver)

@@ -174,8 +174,13 @@ func (s *Server) acceptUpload(ctx context.Context, job *tasks.Job, req *submitRe
 		}
 		job.PagesTotal = pages
 	}
-	key, err := s.deps.Blobs.Put(ctx, req.file)
-	if err != nil {
+	// The job's reference to its input before the input: see
+	// store.Redis.RefBlob.
+	key := tasks.BlobKey(req.file)
+	if err := s.deps.Store.RefBlob(ctx, key, job.ID); err != nil {
+		return fmt.Errorf("api: store upload: %w", err)
+	}
+	if _, err := s.deps.Blobs.Put(ctx, req.file); err != nil {
 		return fmt.Errorf("api: store upload: %w", err)
 	}
 	job.Kind = kind

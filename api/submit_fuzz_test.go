@@ -246,6 +246,9 @@ func (s *memStore) CreateJob(_ context.Context, j *tasks.Job, _ string) error {
 	return nil
 }
 
+// RefBlob has no blobs to protect: the fuzzer's jobs are never deleted.
+func (*memStore) RefBlob(context.Context, string, string) error { return nil }
+
 func (s *memStore) get(id string) *tasks.Job {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -32,7 +32,7 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if first.Before(today.AddDate(0, 0, -(maxUsageDays - 1))) || first.After(today) {
+	if first.Before(today.AddDate(0, 0, -(maxUsageDays-1))) || first.After(today) {
 		writeError(w, tasks.Errorf(tasks.CodeInvalidRequest, "since: usage is kept for the last %d days", maxUsageDays))
 		return
 	}

@@ -186,6 +186,7 @@ type Worker struct {
 	PageBackoffCap           time.Duration `mapstructure:"page_backoff_cap"`
 	TaskCheckInterval        time.Duration `mapstructure:"task_check_interval"`
 	DelayedTaskCheckInterval time.Duration `mapstructure:"delayed_task_check_interval"`
+	BlobSweepInterval        time.Duration `mapstructure:"blob_sweep_interval"`
 	ShutdownTimeout          time.Duration `mapstructure:"shutdown_timeout"`
 	RepairPDF                bool          `mapstructure:"repair_pdf"`
 	FetchTimeout             time.Duration `mapstructure:"fetch_timeout"`
@@ -407,6 +408,7 @@ var Defaults = map[string]any{
 	"worker.page_backoff_cap":            "10s",
 	"worker.task_check_interval":         "10ms",
 	"worker.delayed_task_check_interval": "1s",
+	"worker.blob_sweep_interval":         "1m",
 	"worker.shutdown_timeout":            "30s",
 	"worker.repair_pdf":                  true,
 	"worker.fetch_timeout":               "60s",

@@ -98,7 +98,7 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 			if stored != j {
 				f = append(f, fieldMetadataFromBatch, "1")
 			}
-			args := append([]any{j.ID, j.CreatedAt.UnixMilli(), "", 0}, f...)
+			args := append([]any{j.ID, j.CreatedAt.UnixMilli(), "", 0, s.cfg.Prefix}, f...)
 			cmds[i] = createScript.EvalSha(ctx, pipe, s.createKeys(j), args...)
 			ids[i] = j.ID
 		}

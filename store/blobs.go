@@ -3,12 +3,13 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/mmq/mmq/tasks"
 )
 
 // ErrInvalidBlobKey is wrapped by the errors for a key that is not 64
@@ -41,8 +42,7 @@ func (b *LocalBlobs) Put(ctx context.Context, data []byte) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(data)
-	key := hex.EncodeToString(sum[:])
+	key := tasks.BlobKey(data)
 	path := b.path(key)
 	if _, err := os.Stat(path); err == nil {
 		return key, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -16,11 +17,13 @@ const MaxDeliveryAttempts = 200
 
 // appendDeliveryScript appends one attempt to a delivery log, trims it to
 // its cap and gives it the TTL its owner's record has left (Retention when
-// the record has none, or is gone).
+// the record has none). An owner that is gone (deleted, or expired) gets
+// no log: a nil reply.
 //
 // KEYS: owner record, delivery log.
 // ARGV: attempt JSON, cap, retention in ms.
 var appendDeliveryScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 local ttl = redis.call('PTTL', KEYS[1])
@@ -42,7 +45,8 @@ func (s *Redis) deliveryKeys(jobID, batchID string) (record, log string) {
 
 // AppendDelivery logs one webhook delivery attempt under its job, or its
 // batch when it has no job id. The log keeps the last MaxDeliveryAttempts
-// attempts and expires with the job's (or batch's) other keys.
+// attempts and expires with the job's (or batch's) other keys. A job or
+// batch that is gone is a not-found error, and nothing is logged.
 func (s *Redis) AppendDelivery(ctx context.Context, a tasks.DeliveryAttempt) error {
 	if a.JobID == "" && a.BatchID == "" {
 		return fmt.Errorf("store: delivery attempt %s names no job or batch", a.WebhookID)
@@ -52,7 +56,13 @@ func (s *Redis) AppendDelivery(ctx context.Context, a tasks.DeliveryAttempt) err
 		return fmt.Errorf("store: encode delivery attempt: %w", err)
 	}
 	record, log := s.deliveryKeys(a.JobID, a.BatchID)
-	if err := appendDeliveryScript.Run(ctx, s.client, []string{record, log}, b, MaxDeliveryAttempts, s.cfg.Retention.Milliseconds()).Err(); err != nil {
+	err = appendDeliveryScript.Run(ctx, s.client, []string{record, log}, b, MaxDeliveryAttempts, s.cfg.Retention.Milliseconds()).Err()
+	switch {
+	case errors.Is(err, redis.Nil) && a.JobID != "":
+		return notFound(a.JobID)
+	case errors.Is(err, redis.Nil):
+		return &tasks.Error{Code: tasks.CodeNotFound, Message: fmt.Sprintf("batch %s not found", a.BatchID), Err: ErrNotFound}
+	case err != nil:
 		return fmt.Errorf("store: log delivery attempt %s: %w", a.WebhookID, err)
 	}
 	return nil

@@ -67,7 +67,7 @@ import (
 // The job's end adds it to the stats counters (see statsLua) of its
 // creation minute: its cost, and unless it was canceled its pages and its
 // latency.
-var endJobLua = statusLua + statsLua + `
+var endJobLua = statusLua + statsLua + blobLua + `
 local NOTE_FIELDS = {'id', 'kind', 'batch_id', 'tenant', 'status', 'pages_total', 'pages_done', 'pages_failed',
   'error_code', 'metadata', 'metadata_batch', 'created_at', 'started_at', 'finished_at'}
 local function end_job(K, A, o)
@@ -121,6 +121,9 @@ redis.call('XADD', K[8], '*', 'type', 'state', 'data', cjson.encode({status = fi
   error_code = code}))
 if redis.call('COPY', K[8], K[10], 'REPLACE') == 1 then redis.call('RENAME', K[10], K[8]) end
 for i = 1, 5 do redis.call('PEXPIRE', K[i], ttl) end
+-- The input's reference lasts as long as the record (see RefBlob).
+local blob = redis.call('HGET', K[1], 'blob_key')
+if blob then blob_ref(prefix, blob, redis.call('HGET', K[1], 'id'), A[o + 17] + ttl, true) end
 redis.call('PEXPIRE', K[8], ttl)
 local sweeps = {{K[9], false}}
 if tenant then table.insert(sweeps, {tenant_base(prefix, tenant), tenant}) end

@@ -16,11 +16,16 @@ import (
 //
 // KEYS: record, jobs index, secret, index of the job's status, then for a
 // job with a tenant the tenant's jobs index and its index of the status.
-// ARGV: id, index score, password ("" for none), password TTL in ms, record
-// field/value pairs...
-var createScript = redis.NewScript(`
+// ARGV: id, index score, password ("" for none), password TTL in ms, key
+// prefix, record field/value pairs...
+//
+// A job with an input holds its reference to the blob from now on (see
+// RefBlob).
+var createScript = redis.NewScript(blobLua + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+local blob = redis.call('HGET', KEYS[1], 'blob_key')
+if blob then blob_ref(ARGV[5], blob, ARGV[1], '+inf', false) end
 for _, i in ipairs({2, 4, 5, 6}) do
   if KEYS[i] then redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
 end
@@ -58,7 +63,7 @@ func (s *Redis) CreateJob(ctx context.Context, j *tasks.Job, password string) er
 	if err != nil {
 		return err
 	}
-	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password, s.cfg.PasswordTTL.Milliseconds()}, fields...)
+	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password, s.cfg.PasswordTTL.Milliseconds(), s.cfg.Prefix}, fields...)
 	created, err := createScript.Run(ctx, s.client, s.createKeys(j), args...).Int()
 	if err != nil {
 		return fmt.Errorf("store: create job %s: %w", j.ID, err)

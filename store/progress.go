@@ -64,9 +64,29 @@ func (s *Redis) update(ctx context.Context, op, id string, fields ...any) error 
 	return scriptErr(updateScript.Run(ctx, s.client, []string{s.keys(id).record}, fields...).Err(), op, id)
 }
 
-// SetInput records the blob that holds the job's input, once fetched.
+// setInputScript records a job's input and makes its reference to the
+// blob the job's own (+inf); a reference to another blob, of an earlier
+// input, is dropped and that blob checked. A missing record gives a nil
+// reply.
+//
+// KEYS: record. ARGV: blob key, size, key prefix, job id.
+var setInputScript = redis.NewScript(blobLua + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local old = redis.call('HGET', KEYS[1], 'blob_key')
+if old and old ~= ARGV[1] then
+  redis.call('ZREM', (blob_keys(ARGV[3], old)), ARGV[4])
+  redis.call('ZADD', ARGV[3] .. ':blobs', 'LT', 0, old)
+end
+redis.call('HSET', KEYS[1], 'blob_key', ARGV[1], 'size', ARGV[2])
+blob_ref(ARGV[3], ARGV[1], ARGV[4], '+inf', false)
+return 1
+`)
+
+// SetInput records the blob that holds the job's input, once fetched; the
+// caller took the job's reference to it first (RefBlob).
 func (s *Redis) SetInput(ctx context.Context, id, blobKey string, size int64) error {
-	return s.update(ctx, "set input of", id, fieldBlobKey, blobKey, fieldSize, size)
+	err := setInputScript.Run(ctx, s.client, []string{s.keys(id).record}, blobKey, size, s.cfg.Prefix, id).Err()
+	return scriptErr(err, "set input of", id)
 }
 
 // SetPagesTotal records how many pages (or frames) the job has.

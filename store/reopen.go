@@ -15,7 +15,7 @@ import (
 // KEYS: record, results, idx, done, failed.
 // ARGV: status failed, status partially_succeeded, status queued, key
 // prefix.
-var reopenScript = redis.NewScript(statusLua + `
+var reopenScript = redis.NewScript(statusLua + blobLua + `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
 if status ~= ARGV[1] and status ~= ARGV[2] then return {0, redis.call('HGETALL', KEYS[1])} end
@@ -30,6 +30,8 @@ redis.call('HSET', KEYS[1], 'pages_failed', 0)
 -- The pages change: their combined answer (scope document) is made again.
 redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'finished_at', 'answer')
 for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
+local blob = redis.call('HGET', KEYS[1], 'blob_key')
+if blob then blob_ref(ARGV[4], blob, redis.call('HGET', KEYS[1], 'id'), '+inf', true) end
 return {1, redis.call('HGETALL', KEYS[1])}
 `)
 

@@ -42,6 +42,11 @@ type Config struct {
 	// larger one is stored as a failed page with tasks.CodeResultTooLarge.
 	// Defaults to 1 MiB.
 	MaxPageResultBytes int
+	// Blobs is where the jobs' inputs are, for DeleteJob, DeleteBatch and
+	// SweepBlobs to delete those no job uses any more (see RefBlob). Nil
+	// deletes no input: the blobs to delete wait in the index until a
+	// store with Blobs sweeps.
+	Blobs BlobDeleter
 }
 
 func (c *Config) setDefaults() {

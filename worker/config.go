@@ -53,6 +53,9 @@ type Config struct {
 	// wait behind long analysis tasks; it polls its queue every 100 ms at
 	// most (or every TaskCheckInterval, if longer). Defaults to 10.
 	WebhookConcurrency int
+	// BlobSweepInterval is how often the worker deletes the inputs of jobs
+	// that expired or were deleted (Deps.Sweeper). Defaults to 1 minute.
+	BlobSweepInterval time.Duration
 }
 
 // DefaultTaskCheckInterval is Config.TaskCheckInterval's default.
@@ -101,6 +104,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WebhookConcurrency <= 0 {
 		c.WebhookConcurrency = 10
+	}
+	if c.BlobSweepInterval <= 0 {
+		c.BlobSweepInterval = time.Minute
 	}
 }
 

@@ -19,6 +19,9 @@ type Store interface {
 	StartJob(ctx context.Context, id string) (*tasks.Job, error)
 	// SetInput records the blob that holds a job's input once fetched.
 	SetInput(ctx context.Context, id, blobKey string, size int64) error
+	// RefBlob records that job id uses the blob of key, before the blob is
+	// written; it waits while that blob is being deleted.
+	RefBlob(ctx context.Context, key, id string) error
 	// SetPagesTotal records how many pages (frames) the job has.
 	SetPagesTotal(ctx context.Context, id string, n int) error
 	// DonePages returns the indexes of the pages already done: the checkpoint.

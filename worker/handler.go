@@ -38,6 +38,9 @@ type Deps struct {
 	// Observer hears of job ends, page results, task retries and webhook
 	// attempts, for metrics. Defaults to one that ignores them.
 	Observer Observer
+	// Sweeper deletes the inputs of expired and deleted jobs every
+	// Config.BlobSweepInterval while the worker runs. Nil sweeps nothing.
+	Sweeper BlobSweeper
 }
 
 func (d Deps) validate() error {
@@ -216,8 +219,13 @@ func (h *Handler) loadInput(ctx context.Context, job *tasks.Job, p tasks.Analyze
 	if len(data) == 0 {
 		return nil, tasks.Errorf(tasks.CodeEmptyFile, "the URL returned an empty body")
 	}
-	key, err = h.deps.Blobs.Put(ctx, data)
-	if err != nil {
+	// The reference first: a deletion of the same content that runs now
+	// either sees it or ends before it (see store.Redis.RefBlob).
+	key = tasks.BlobKey(data)
+	if err := h.deps.Store.RefBlob(ctx, key, job.ID); err != nil {
+		return nil, err
+	}
+	if _, err := h.deps.Blobs.Put(ctx, data); err != nil {
 		return nil, err
 	}
 	if err := h.deps.Store.SetInput(ctx, job.ID, key, int64(len(data))); err != nil {

@@ -19,6 +19,7 @@ type Worker struct {
 	// webhooks serves tasks.WebhookQueue; nil without a Deliverer.
 	webhooks  *asynq.Server
 	handler   *Handler
+	sweeper   *sweeper
 	startOnce sync.Once
 	stopOnce  sync.Once
 }
@@ -43,6 +44,9 @@ func New(cfg Config, deps Deps, client redis.UniversalClient) (*Worker, error) {
 		LogLevel:                 asynq.WarnLevel,
 	})
 	w := &Worker{srv: srv, handler: h}
+	if deps.Sweeper != nil {
+		w.sweeper = &sweeper{sweep: deps.Sweeper, interval: cfg.BlobSweepInterval, log: deps.Logger}
+	}
 	if deps.Deliverer != nil {
 		w.webhooks = asynq.NewServerFromRedisClient(client, asynq.Config{
 			Concurrency:              cfg.WebhookConcurrency,
@@ -82,7 +86,13 @@ func (h *Handler) Mux() *asynq.ServeMux {
 func (w *Worker) Start() error {
 	var err error
 	w.startOnce.Do(func() {
-		if err = w.srv.Start(w.handler.Mux()); err != nil || w.webhooks == nil {
+		if err = w.srv.Start(w.handler.Mux()); err != nil {
+			return
+		}
+		if w.sweeper != nil {
+			w.sweeper.start()
+		}
+		if w.webhooks == nil {
 			return
 		}
 		if err = w.webhooks.Start(w.handler.Mux()); err != nil {
@@ -103,6 +113,9 @@ func (w *Worker) Shutdown() {
 			// In-flight deliveries end within their timeout, alongside the
 			// pages of the analysis server.
 			wg.Go(w.webhooks.Shutdown)
+		}
+		if w.sweeper != nil {
+			wg.Go(w.sweeper.shutdown)
 		}
 		w.srv.Shutdown()
 		wg.Wait()

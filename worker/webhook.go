@@ -59,6 +59,14 @@ func (h *Handler) ProcessWebhook(ctx context.Context, t *asynq.Task) error {
 	retried, _ := asynq.GetRetryCount(ctx)
 	log := h.log.With().Str("webhook_id", p.WebhookID).Str("event", p.Event).Str("job_id", p.JobID).
 		Str("batch_id", p.BatchID).Int("attempt", retried+1).Logger()
+	if gone, err := h.ownerGone(ctx, p); err != nil {
+		return err
+	} else if gone {
+		// Deleted (or expired): nothing is left to announce, nor to log
+		// the attempt under; retrying would only resend it.
+		log.Info().Msg("webhook dropped: its job or batch was deleted")
+		return nil
+	}
 
 	att, err := h.deps.Deliverer.Deliver(ctx, p)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -79,6 +87,20 @@ func (h *Handler) ProcessWebhook(ctx context.Context, t *asynq.Task) error {
 	logDelivery(&log, att, err)
 	h.deps.Observer.WebhookAttempt(att)
 	return tasks.ForAsynq(err)
+}
+
+// ownerGone reports whether the job (or batch) a webhook announces is gone.
+func (h *Handler) ownerGone(ctx context.Context, p tasks.WebhookPayload) (bool, error) {
+	var err error
+	if p.JobID != "" {
+		_, err = h.deps.Store.GetJob(ctx, p.JobID)
+	} else {
+		_, err = h.deps.Store.GetBatch(ctx, p.BatchID)
+	}
+	if tasks.ErrorCode(err) == tasks.CodeNotFound {
+		return true, nil
+	}
+	return false, err
 }
 
 // deliveryOutcome classifies an attempt that ended with err and status.

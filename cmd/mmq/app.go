@@ -92,6 +92,12 @@ func (a *App) Start(ctx context.Context) (err error) {
 		PasswordTTL:         cfg.Store.PasswordTTL,
 		MaxPageResultBytes:  cfg.Store.MaxPageResultBytes,
 	}
+	// The store deletes the inputs no job uses any more.
+	blobs, err := a.openBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	storeConf.Blobs = blobs
 	if a.store, err = store.New(a.rdb, storeConf); err != nil {
 		return err
 	}
@@ -108,10 +114,6 @@ func (a *App) Start(ctx context.Context) (err error) {
 		if a.streamStore, err = store.New(a.streamRDB, storeConf); err != nil {
 			return err
 		}
-	}
-	blobs, err := a.openBlobs(ctx)
-	if err != nil {
-		return err
 	}
 	a.openMetrics()
 	if a.RunWorker {
@@ -182,7 +184,7 @@ func (a *App) startWorker(blobs blobStore) error {
 		return err
 	}
 	deps := worker.Deps{Store: a.store, Blobs: blobs, Analyzer: an, OpenPDF: openPDF, Logger: a.Log,
-		OpenVideo: openVideo(videos), Sniff: media.SniffKind}
+		OpenVideo: openVideo(videos), Sniff: media.SniffKind, Sweeper: a.store}
 	if a.metrics != nil {
 		deps.Observer = a.metrics
 	}
@@ -207,6 +209,7 @@ func (a *App) startWorker(blobs blobStore) error {
 		TaskBackoff:              tasks.Backoff{Base: cfg.Tasks.RetryBase, Cap: cfg.Tasks.RetryCap},
 		TaskCheckInterval:        cfg.Worker.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.Worker.DelayedTaskCheckInterval,
+		BlobSweepInterval:        cfg.Worker.BlobSweepInterval,
 		ShutdownTimeout:          cfg.Worker.ShutdownTimeout,
 		MaxPages:                 cfg.Limits.MaxPages,
 		Repair:                   cfg.Worker.RepairPDF,

@@ -17,14 +17,16 @@ import (
 type blobStore interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, data []byte) (key string, err error)
+	Delete(ctx context.Context, key string) error
 }
 
 // Both backends serve the API and the worker.
 var (
-	_ blobStore    = (*store.LocalBlobs)(nil)
-	_ blobStore    = (*s3blob.Blobs)(nil)
-	_ api.Blobs    = blobStore(nil)
-	_ worker.Blobs = blobStore(nil)
+	_ blobStore         = (*store.LocalBlobs)(nil)
+	_ blobStore         = (*s3blob.Blobs)(nil)
+	_ api.Blobs         = blobStore(nil)
+	_ worker.Blobs      = blobStore(nil)
+	_ store.BlobDeleter = blobStore(nil)
 )
 
 // openBlobs opens the input store blobs.backend names.

@@ -24,7 +24,7 @@ func newRootCmd() *cobra.Command {
 	pf.String("log-level", "", "trace, debug, info, warn, error [MMQ_LOG_LEVEL]")
 	pf.String("log-format", "", "auto, json or console [MMQ_LOG_FORMAT]")
 	root.AddCommand(newRunCmd(), newAPICmd(), newWorkerCmd(),
-		newSubmitCmd(), newStatusCmd(), newResultsCmd(), newKeysCmd(), newStatsCmd(), newUsageCmd(), newEstimateCmd(), newDocumentCmd())
+		newSubmitCmd(), newStatusCmd(), newResultsCmd(), newKeysCmd(), newStatsCmd(), newUsageCmd(), newEstimateCmd(), newDocumentCmd(), newDeleteCmd())
 	return root
 }
 
