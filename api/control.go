@@ -78,26 +78,10 @@ func (s *Server) handleCancelBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	canceled := 0
-	for offset := 0; ; offset += 1000 {
-		jobs, more, err := s.deps.Store.BatchJobs(ctx, id, offset, 1000)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		for _, j := range jobs {
-			if j.Status.Final() {
-				continue
-			}
-			if _, err := s.cancelJob(ctx, j.ID); err != nil && tasks.ErrorCode(err) != tasks.CodeConflict {
-				writeError(w, err)
-				return
-			}
-			canceled++
-		}
-		if !more {
-			break
-		}
+	canceled, err := s.cancelBatchJobs(ctx, id)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	b, err := s.getBatch(ctx, id)
 	if err != nil {
@@ -141,4 +125,28 @@ func (s *Server) handleRetryJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, job)
+}
+
+// cancelBatchJobs cancels every job of batch id that has not ended and
+// returns how many it canceled.
+func (s *Server) cancelBatchJobs(ctx context.Context, id string) (int, error) {
+	canceled := 0
+	for offset := 0; ; offset += 1000 {
+		jobs, more, err := s.deps.Store.BatchJobs(ctx, id, offset, 1000)
+		if err != nil {
+			return canceled, err
+		}
+		for _, j := range jobs {
+			if j.Status.Final() {
+				continue
+			}
+			if _, err := s.cancelJob(ctx, j.ID); err != nil && tasks.ErrorCode(err) != tasks.CodeConflict {
+				return canceled, err
+			}
+			canceled++
+		}
+		if !more {
+			return canceled, nil
+		}
+	}
 }

@@ -51,24 +51,9 @@ func (s *Server) handleDeleteBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	for offset := 0; ; offset += 1000 {
-		jobs, more, err := s.deps.Store.BatchJobs(ctx, id, offset, 1000)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		for _, j := range jobs {
-			if j.Status.Final() {
-				continue
-			}
-			if _, err := s.cancelJob(ctx, j.ID); err != nil && tasks.ErrorCode(err) != tasks.CodeConflict {
-				writeError(w, err)
-				return
-			}
-		}
-		if !more {
-			break
-		}
+	if _, err := s.cancelBatchJobs(ctx, id); err != nil {
+		writeError(w, err)
+		return
 	}
 	if err := s.deps.Store.DeleteBatch(ctx, id); err != nil {
 		writeError(w, err)
