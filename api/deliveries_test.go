@@ -55,9 +55,13 @@ func TestSubmitCallbackURL(t *testing.T) {
 	if code, data := b.postJSON(t, "/v1/jobs", `{"url":"https://example.com/a.pdf","callback_url":"https://hooks.example.com/mmq?t=1"}`, &job); code != 202 {
 		t.Fatalf("JSON submit: %d %s", code, data)
 	}
-	got, err := b.client.Job(ctx, job.ID)
+	got, err := b.store.GetJob(ctx, job.ID)
 	if err != nil || got.CallbackURL != "https://hooks.example.com/mmq?t=1" {
 		t.Fatalf("stored job %+v, %v", got, err)
+	}
+	// Clients see it without its query.
+	if shown, err := b.client.Job(ctx, job.ID); err != nil || shown.CallbackURL != "https://hooks.example.com/mmq?REDACTED" {
+		t.Fatalf("job as shown: %+v, %v", shown, err)
 	}
 
 	// The multipart form takes it too.
