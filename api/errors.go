@@ -37,9 +37,10 @@ var statusOf = map[tasks.Code]int{
 	tasks.CodeInternal: http.StatusInternalServerError,
 
 	// API keys and their rate limit.
-	tasks.CodeUnauthorized: http.StatusUnauthorized,
-	tasks.CodeForbidden:    http.StatusForbidden,
-	tasks.CodeRateLimited:  http.StatusTooManyRequests,
+	tasks.CodeUnauthorized:  http.StatusUnauthorized,
+	tasks.CodeForbidden:     http.StatusForbidden,
+	tasks.CodeRateLimited:   http.StatusTooManyRequests,
+	tasks.CodeQuotaExceeded: http.StatusTooManyRequests,
 	// Bounds of one API process.
 	tasks.CodeRequestTimeout: http.StatusRequestTimeout,
 	tasks.CodeTooManyStreams: http.StatusTooManyRequests,

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mmq/mmq/api"
+	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -258,4 +260,26 @@ func TestTenantUsage(t *testing.T) {
 			t.Errorf("/v1/usage%s: %s, want %s", c.query, got, c.want)
 		}
 	}
+}
+
+// A tenant at its quota gets 429 quota_exceeded; another tenant does not.
+func TestTenantQuota(t *testing.T) {
+	keys := tenantKeys{}
+	for _, k := range []*string{&keys.acme, &keys.beta} {
+		*k, _ = api.NewKey()
+	}
+	b := setup(t, func(c *api.Config, d *api.Deps) {
+		c.Auth = api.AuthConfig{Enabled: true, Keys: []string{api.HashKey(keys.acme) + ":acme", api.HashKey(keys.beta) + ":beta"}}
+		st, err := store.New(redistest.New(t, redistest.DBAPI), store.Config{Quotas: map[string]tasks.Quota{"acme": {ConcurrentJobs: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Store = st
+	})
+	b.submitURL(t, keys.acme)
+	resp, data := b.do(t, http.MethodPost, "/v1/jobs", "application/json", strings.NewReader(`{"url": "https://example.com/2.pdf"}`), bearer(keys.acme)...)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(data), `"quota_exceeded"`) || !strings.Contains(string(data), "concurrent_jobs") {
+		t.Errorf("acme's second job: %s %s, want 429 quota_exceeded naming concurrent_jobs", resp.Status, data)
+	}
+	b.submitURL(t, keys.beta)
 }

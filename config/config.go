@@ -38,6 +38,9 @@ type Config struct {
 	Video Video `mapstructure:"video"`
 	// Webhooks configures the signed webhooks sent to callback URLs.
 	Webhooks Webhooks `mapstructure:"webhooks"`
+	// Quotas bound what each tenant may use, by tenant name; "*" is the
+	// quota of every tenant without its own.
+	Quotas map[string]tasks.Quota `mapstructure:"quotas"`
 	// SSRF says which addresses input downloads and webhooks may reach.
 	SSRF SSRF `mapstructure:"ssrf"`
 	// Auth configures API keys and their rate limit.
@@ -477,6 +480,7 @@ var Defaults = map[string]any{
 	"webhooks.secret":             "",
 	"webhooks.previous_secrets":   []string{},
 	"webhooks.tenant_secrets":     map[string]string{},
+	"quotas":                      map[string]any{},
 	"webhooks.timeout":            "15s",
 	"webhooks.schedule":           "0s,5s,5m,30m,2h,5h,10h,10h",
 	"webhooks.concurrency":        10,

@@ -18,6 +18,14 @@ func (c *Config) validateOperations() []error {
 			errs = append(errs, fmt.Errorf("auth.keys: %w", err))
 		}
 	}
+	for name, q := range c.Quotas {
+		if name != tasks.DefaultQuotaTenant && !tasks.ValidTenant(name) {
+			errs = append(errs, fmt.Errorf("quotas: %q is not a tenant name (or \"*\" for every other tenant)", name))
+		}
+		if q.PagesPerDay < 0 || q.USDPerMonth < 0 || q.ConcurrentJobs < 0 {
+			errs = append(errs, fmt.Errorf("quotas.%s: pages_per_day, usd_per_month and concurrent_jobs must not be negative (0: no bound)", name))
+		}
+	}
 	if c.Auth.RateLimit < 0 || c.Auth.Burst < 0 {
 		errs = append(errs, errors.New("auth.rate_limit and auth.burst must not be negative"))
 	}

@@ -24,12 +24,19 @@ func (s *Redis) batchKeys(id string) (record, jobs string) {
 // in status st.
 func batchCountField(st tasks.Status) string { return "n_" + string(st) }
 
-// createBatchScript writes a batch record unless it exists.
+// createBatchScript writes a batch record unless it exists, taking all its
+// jobs and their known pages from the tenant's quotas at once (see
+// quotaLua): a batch is accepted whole or refused.
 //
-// KEYS: record. ARGV: field/value pairs.
-var createBatchScript = redis.NewScript(`
+// KEYS: record. ARGV: key prefix, the quota ("" for none), the number of
+// jobs, field/value pairs.
+var createBatchScript = redis.NewScript(quotaLua + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+if ARGV[2] ~= '' then
+  local refused = quota_take(ARGV[1], cjson.decode(ARGV[2]), tonumber(ARGV[3]))
+  if refused then return redis.error_reply(refused) end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 return 1
 `)
 
@@ -59,7 +66,16 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 	if b.Tenant != "" {
 		fields = append(fields, "tenant", b.Tenant)
 	}
-	created, err := createBatchScript.Run(ctx, s.client, []string{record}, fields...).Int()
+	var pages int64
+	for _, j := range jobs {
+		pages += int64(j.PagesTotal)
+	}
+	now := time.Now()
+	args := append([]any{s.cfg.Prefix, s.quotaArg(b.Tenant, pages, now), len(jobs)}, fields...)
+	created, err := createBatchScript.Run(ctx, s.client, []string{record}, args...).Int()
+	if qerr := s.quotaErr(err, b.Tenant, now); qerr != err {
+		return qerr
+	}
 	if err != nil {
 		return fmt.Errorf("store: create batch %s: %w", b.ID, err)
 	}
@@ -98,7 +114,7 @@ func (s *Redis) CreateBatch(ctx context.Context, b *tasks.Batch, jobs []*tasks.J
 			if stored != j {
 				f = append(f, fieldMetadataFromBatch, "1")
 			}
-			args := append([]any{j.ID, j.CreatedAt.UnixMilli(), "", 0, s.cfg.Prefix}, f...)
+			args := append([]any{j.ID, j.CreatedAt.UnixMilli(), "", 0, s.cfg.Prefix, ""}, f...)
 			cmds[i] = createScript.EvalSha(ctx, pipe, s.createKeys(j), args...)
 			ids[i] = j.ID
 		}

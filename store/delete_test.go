@@ -40,9 +40,10 @@ func setupBlobs(t *testing.T, retention time.Duration) blobBundle {
 	return blobBundle{testBundle: testBundle{store: s, client: client}, blobs: blobs, dir: dir}
 }
 
-// shared are the keys that may outlive a job: notification streams and
-// stats counters, not per job (see DeleteJob).
-var shared = regexp.MustCompile(`^mmq:(tenant:[^:]+:)?(notifications|stats:.*)$`)
+// shared are the keys that may outlive a job, being its tenant's or the
+// deployment's rather than its own: notification streams, stats counters
+// and quota counters (active jobs, pages of the day, spending).
+var shared = regexp.MustCompile(`^mmq:(tenant:[^:]+:)?(notifications|stats:.*|active|pages:[0-9-]+|spent)$`)
 
 // jobKeys returns the keys of the test DB that are not shared.
 func (b blobBundle) jobKeys(t *testing.T) []string {

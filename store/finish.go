@@ -64,10 +64,11 @@ import (
 // (unix ms), a random number in [0, 1) and the oldest notification id
 // kept (unix ms); then now (unix ms) and the TTL of the stats buckets (ms).
 //
-// The job's end adds it to the stats counters (see statsLua) of its
+// The job's end frees its place in its tenant's concurrent-jobs count
+// (quota_release). The job's end adds it to the stats counters (see statsLua) of its
 // creation minute: its cost, and unless it was canceled its pages and its
 // latency.
-var endJobLua = statusLua + statsLua + blobLua + `
+var endJobLua = statusLua + statsLua + blobLua + quotaLua + `
 local NOTE_FIELDS = {'id', 'kind', 'batch_id', 'tenant', 'status', 'pages_total', 'pages_done', 'pages_failed',
   'error_code', 'metadata', 'metadata_batch', 'created_at', 'started_at', 'finished_at'}
 local function end_job(K, A, o)
@@ -100,6 +101,7 @@ for i, f in ipairs(NOTE_FIELDS) do
   if vals[i] then table.insert(note, f); table.insert(note, vals[i]) end
 end
 local tenant = redis.call('HGET', K[1], 'tenant')
+quota_release(prefix, tenant)
 local streams = {K[7]}
 if tenant then table.insert(streams, prefix .. ':tenant:' .. tenant .. ':notifications') end
 for _, stream in ipairs(streams) do

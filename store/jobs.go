@@ -17,13 +17,19 @@ import (
 // KEYS: record, jobs index, secret, index of the job's status, then for a
 // job with a tenant the tenant's jobs index and its index of the status.
 // ARGV: id, index score, password ("" for none), password TTL in ms, key
-// prefix, record field/value pairs...
+// prefix, the quota to take the job from (see quotaLua; "" for none: a job
+// of no tenant, or of a batch, which took its jobs at once), record
+// field/value pairs...
 //
 // A job with an input holds its reference to the blob from now on (see
 // RefBlob).
-var createScript = redis.NewScript(blobLua + `
+var createScript = redis.NewScript(blobLua + quotaLua + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if ARGV[6] ~= '' then
+  local refused = quota_take(ARGV[5], cjson.decode(ARGV[6]), 1)
+  if refused then return redis.error_reply(refused) end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 local blob = redis.call('HGET', KEYS[1], 'blob_key')
 if blob then blob_ref(ARGV[5], blob, ARGV[1], '+inf', false) end
 for _, i in ipairs({2, 4, 5, 6}) do
@@ -48,6 +54,10 @@ func (s *Redis) createKeys(j *tasks.Job) []string {
 // when they are zero, and sets j.HasPassword to whether password is given.
 // The password is kept under a key of its own, never in the record, for at
 // most Config.PasswordTTL, and is deleted when the job ends. An existing id is a tasks.CodeConflict error.
+// A job of a tenant at one of its quotas (Config.Quotas) is not stored: the
+// error has tasks.CodeQuotaExceeded; its pages count against the day's
+// quota when they are known now (PagesTotal), else when SetPagesTotal
+// learns them.
 func (s *Redis) CreateJob(ctx context.Context, j *tasks.Job, password string) error {
 	if j.ID == "" || strings.ContainsAny(j.ID, "{}") {
 		return tasks.Errorf(tasks.CodeInvalidRequest, "invalid job id %q", j.ID)
@@ -63,8 +73,13 @@ func (s *Redis) CreateJob(ctx context.Context, j *tasks.Job, password string) er
 	if err != nil {
 		return err
 	}
-	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password, s.cfg.PasswordTTL.Milliseconds(), s.cfg.Prefix}, fields...)
+	now := time.Now()
+	args := append([]any{j.ID, j.CreatedAt.UnixMilli(), password, s.cfg.PasswordTTL.Milliseconds(), s.cfg.Prefix,
+		s.quotaArg(j.Tenant, int64(j.PagesTotal), now)}, fields...)
 	created, err := createScript.Run(ctx, s.client, s.createKeys(j), args...).Int()
+	if qerr := s.quotaErr(err, j.Tenant, now); qerr != err {
+		return qerr
+	}
 	if err != nil {
 		return fmt.Errorf("store: create job %s: %w", j.ID, err)
 	}

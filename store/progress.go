@@ -89,9 +89,42 @@ func (s *Redis) SetInput(ctx context.Context, id, blobKey string, size int64) er
 	return scriptErr(err, "set input of", id)
 }
 
-// SetPagesTotal records how many pages (or frames) the job has.
+// setPagesScript records a job's page count. The first count of a job of a
+// tenant (one whose pages were not known at submission) is taken from the
+// tenant's pages of the day (see quotaLua); over the quota the count is not
+// recorded and the reply is the MMQQUOTA error. A missing record gives a
+// nil reply.
+//
+// KEYS: record. ARGV: pages, key prefix, the quota spec without its tenant
+// ("" for none).
+var setPagesScript = redis.NewScript(quotaLua + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local tenant = redis.call('HGET', KEYS[1], 'tenant')
+if tenant and ARGV[3] ~= '' and tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0) == 0 then
+  local q = cjson.decode(ARGV[3])
+  q.t = tenant
+  local refused = quota_take(ARGV[2], q, 0)
+  if refused then return redis.error_reply(refused) end
+end
+redis.call('HSET', KEYS[1], 'pages_total', ARGV[1])
+return 1
+`)
+
+// SetPagesTotal records how many pages (or frames) the job has. For a job
+// of a tenant whose pages were not known when it was submitted (by URL),
+// they count against the tenant's pages_per_day quota now: over it, the
+// error has tasks.CodeQuotaExceeded (permanent: the job fails with it).
 func (s *Redis) SetPagesTotal(ctx context.Context, id string, n int) error {
-	return s.update(ctx, "set page count of", id, fieldPagesTotal, n)
+	tenant, err := s.client.HGet(ctx, s.keys(id).record, fieldTenant).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("store: set page count of job %s: %w", id, err)
+	}
+	now := time.Now()
+	err = setPagesScript.Run(ctx, s.client, []string{s.keys(id).record}, n, s.cfg.Prefix, s.quotaArg(tenant, int64(n), now)).Err()
+	if qerr := s.quotaErr(err, tenant, now); qerr != err {
+		return qerr
+	}
+	return scriptErr(err, "set page count of", id)
 }
 
 // DonePages returns the indexes of the job's pages that are done, in

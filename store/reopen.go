@@ -10,7 +10,9 @@ import (
 
 // reopenScript puts an ended job with failures back to queued: the failed
 // pages' results go, the done ones stay, and the keys lose their TTL. A job
-// in any other state is returned unchanged with a false flag.
+// in any other state is returned unchanged with a false flag. A reopened
+// job counts as active for its tenant's quota again (not checked: it was
+// accepted once).
 //
 // KEYS: record, results, idx, done, failed.
 // ARGV: status failed, status partially_succeeded, status queued, key
@@ -26,6 +28,8 @@ for _, idx in ipairs(failed) do
 end
 redis.call('DEL', KEYS[5])
 set_status(KEYS[1], ARGV[4], ARGV[3])
+local tenant = redis.call('HGET', KEYS[1], 'tenant')
+if tenant then redis.call('INCR', ARGV[4] .. ':tenant:' .. tenant .. ':active') end
 redis.call('HSET', KEYS[1], 'pages_failed', 0)
 -- The pages change: their combined answer (scope document) is made again.
 redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'finished_at', 'answer')

@@ -42,6 +42,11 @@ type Config struct {
 	// larger one is stored as a failed page with tasks.CodeResultTooLarge.
 	// Defaults to 1 MiB.
 	MaxPageResultBytes int
+	// Quotas bound what each tenant may use, by tenant name, with
+	// tasks.DefaultQuotaTenant for every tenant without its own. The
+	// counters are in Redis: every process with the same Quotas enforces
+	// them together, exactly.
+	Quotas map[string]tasks.Quota
 	// Blobs is where the jobs' inputs are, for DeleteJob, DeleteBatch and
 	// SweepBlobs to delete those no job uses any more (see RefBlob). Nil
 	// deletes no input: the blobs to delete wait in the index until a

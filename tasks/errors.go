@@ -80,6 +80,11 @@ const (
 	// CodeBusy: the server holds as many upload bytes as it allows at
 	// once; retry after the response's Retry-After.
 	CodeBusy Code = "busy"
+	// CodeQuotaExceeded: the tenant is at one of its quotas (quotas in the
+	// configuration); the message says which and when it frees. A job
+	// whose pages, learned in the worker, would pass the day's quota fails
+	// with it.
+	CodeQuotaExceeded Code = "quota_exceeded"
 	// CodeResultTooLarge: one page's result is over the store's cap
 	// (store.max_page_result_bytes); the page is stored failed with it.
 	CodeResultTooLarge Code = "result_too_large"
@@ -94,7 +99,7 @@ var permanentCodes = map[Code]bool{
 	CodeCanceled: true, CodeFFmpegUnavailable: true, CodeInvalidVideo: true, CodeNoVideoStream: true,
 	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true, CodeDecodeTooLarge: true,
 	CodeInvalidSchema: true, CodeProviderRequired: true, CodeSchemaMismatch: true,
-	CodeResultTooLarge: true,
+	CodeResultTooLarge: true, CodeQuotaExceeded: true,
 }
 
 // Error is an error with a code and a message meant for the client.

@@ -91,6 +91,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		NotificationsMaxAge: cfg.Store.NotificationsMaxAge,
 		PasswordTTL:         cfg.Store.PasswordTTL,
 		MaxPageResultBytes:  cfg.Store.MaxPageResultBytes,
+		Quotas:              cfg.Quotas,
 	}
 	// The store deletes the inputs no job uses any more.
 	blobs, err := a.openBlobs(ctx)
