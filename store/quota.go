@@ -90,7 +90,7 @@ func (s *Redis) quotaErr(err error, tenant string, now time.Time) error {
 		return err
 	}
 	q, now := s.quotaFor(tenant), now.UTC()
-	day := now.Truncate(24 * time.Hour).AddDate(0, 0, 1)
+	day := now.Truncate(24*time.Hour).AddDate(0, 0, 1)
 	month := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 	switch strings.TrimSpace(which) {
 	case "concurrent_jobs":
