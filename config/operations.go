@@ -86,3 +86,25 @@ func (c *Config) validateRedis() []error {
 
 // clusterPrefix is a store prefix that is a whole hash tag.
 var clusterPrefix = regexp.MustCompile(`^\{[^{}]+\}$`)
+
+// Tenants returns the tenants the configuration names, in auth.keys and in
+// quotas: the values the metrics' tenant label may take.
+func (c *Config) Tenants() []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if n != "" && n != tasks.DefaultQuotaTenant && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, k := range c.Auth.Keys {
+		if e, err := tasks.ParseKeyEntry(k); err == nil {
+			add(e.Tenant)
+		}
+	}
+	for n := range c.Quotas {
+		add(n)
+	}
+	return names
+}

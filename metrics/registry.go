@@ -55,6 +55,32 @@ type Registry struct {
 	webhookTime  prometheus.Histogram
 	requests     *prometheus.CounterVec
 	requestTime  *prometheus.HistogramVec
+	tenantCost   *prometheus.CounterVec
+
+	// tenants are the tenant label values allowed; others are "other".
+	tenants map[string]bool
+}
+
+// OtherTenant is the tenant label of a tenant the Registry was not told
+// of (LimitTenants): the label's values stay a fixed set.
+const OtherTenant = "other"
+
+// LimitTenants sets the tenants that get a label value of their own (those
+// of the configured keys and quotas); jobs of no tenant are "". Call it
+// before the Registry is used.
+func (r *Registry) LimitTenants(names []string) {
+	r.tenants = make(map[string]bool, len(names))
+	for _, n := range names {
+		r.tenants[n] = true
+	}
+}
+
+// tenantLabel returns the tenant label value of t.
+func (r *Registry) tenantLabel(t string) string {
+	if t == "" || r.tenants[t] {
+		return t
+	}
+	return OtherTenant
 }
 
 // NewRegistry returns a Registry with the pipeline metrics and the Go
@@ -71,9 +97,10 @@ func NewRegistry() *Registry {
 		r.reg.MustRegister(h)
 		return h
 	}
-	r.jobs = counter("jobs_total", "Jobs ended by this process's workers, by kind and final status.", "kind", "status")
+	r.jobs = counter("jobs_total", "Jobs ended by this process's workers, by kind, final status and tenant.", "kind", "status", "tenant")
 	r.jobDuration = histogram("job_duration_seconds", "Time from a job's submission to its end.", jobBuckets, "kind", "status")
-	r.pages = counter("pages_total", "Page (frame) results stored, by kind and outcome.", "kind", "status")
+	r.pages = counter("pages_total", "Page (frame) results stored, by kind, outcome and tenant.", "kind", "status", "tenant")
+	r.tenantCost = counter("tenant_cost_usd_total", "Cost of model calls in USD at the configured prices, by tenant.", "tenant")
 	r.pageDuration = histogram("page_duration_seconds", "Analysis time of one page (frame), its retries included.", pageBuckets, "kind", "status")
 	r.stages = histogram("page_stage_duration_seconds", "Where a page's analysis time went: preprocess, inference, ttfb (time to the first streamed byte), postprocess.", pageBuckets, "stage", "provider")
 	r.tokens = counter("tokens_total", "Model tokens, by direction (input, output).", "provider", "model", "direction")
@@ -126,7 +153,7 @@ func (r *Registry) WatchPages(inFlight func() int64, slots int) error {
 // its client sees it.
 func (r *Registry) JobEnded(j *tasks.Job, run time.Duration) {
 	kind, status := string(kindOf(j)), string(j.Status)
-	r.jobs.WithLabelValues(kind, status).Inc()
+	r.jobs.WithLabelValues(kind, status, r.tenantLabel(j.Tenant)).Inc()
 	d := run
 	if j.FinishedAt != nil && !j.CreatedAt.IsZero() {
 		d = j.FinishedAt.Sub(j.CreatedAt)
@@ -137,11 +164,14 @@ func (r *Registry) JobEnded(j *tasks.Job, run time.Duration) {
 // PageDone counts a stored page (frame) result with its metrics.
 func (r *Registry) PageDone(j *tasks.Job, p tasks.PageResult) {
 	kind, status := string(kindOf(j)), string(p.Status)
-	r.pages.WithLabelValues(kind, status).Inc()
+	r.pages.WithLabelValues(kind, status, r.tenantLabel(j.Tenant)).Inc()
 	r.pageDuration.WithLabelValues(kind, status).Observe(ms(p.DurationMS))
 	m := p.Metrics
 	if m == nil {
 		return
+	}
+	if m.CostUSD > 0 {
+		r.tenantCost.WithLabelValues(r.tenantLabel(j.Tenant)).Add(m.CostUSD)
 	}
 	prov := m.Provider
 	if m.PreprocessMS > 0 || m.InferenceMS > 0 || m.PostprocessMS > 0 || m.TTFBMS > 0 {

@@ -131,7 +131,7 @@ func TestPipelineMetrics(t *testing.T) {
 	rec := httptest.NewRecorder()
 	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
-	for _, want := range []string{`mmq_jobs_total{kind="video",status="succeeded"} 1`, "go_goroutines", "process_cpu_seconds_total"} {
+	for _, want := range []string{`mmq_jobs_total{kind="video",status="succeeded",tenant=""} 1`, "go_goroutines", "process_cpu_seconds_total"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -232,5 +232,46 @@ func TestHTTPRequestLabelsBounded(t *testing.T) {
 	}
 	if len(methods) != 2 || !methods["other"] || !methods["GET"] {
 		t.Errorf("method labels %v, want only GET and other", methods)
+	}
+}
+
+// The tenant label takes the configured tenants, "" and "other" only,
+// however many tenants' jobs a worker runs.
+func TestTenantLabelsBounded(t *testing.T) {
+	r := metrics.NewRegistry()
+	r.LimitTenants([]string{"acme"})
+	for i := range 1000 {
+		j := &tasks.Job{ID: "j", Kind: tasks.KindDocument, Status: tasks.StatusSucceeded, Tenant: fmt.Sprintf("t%d", i)}
+		if i%3 == 0 {
+			j.Tenant = "acme"
+		}
+		r.JobEnded(j, time.Second)
+		r.PageDone(j, tasks.PageResult{Status: tasks.PageDone, Metrics: &tasks.Metrics{CostUSD: 0.01}})
+	}
+	mfs, err := r.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "tenant" {
+					if got[mf.GetName()] == nil {
+						got[mf.GetName()] = map[string]float64{}
+					}
+					got[mf.GetName()][l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	want := map[string]float64{"acme": 334, "other": 666}
+	for _, name := range []string{"mmq_jobs_total", "mmq_pages_total"} {
+		if fmt.Sprint(got[name]) != fmt.Sprint(want) {
+			t.Errorf("%s by tenant: %v, want %v", name, got[name], want)
+		}
+	}
+	if c := got["mmq_tenant_cost_usd_total"]; len(c) != 2 || c["acme"] < 3.33 || c["acme"] > 3.35 {
+		t.Errorf("mmq_tenant_cost_usd_total by tenant: %v", c)
 	}
 }

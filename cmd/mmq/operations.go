@@ -27,6 +27,7 @@ var (
 func (a *App) openMetrics() {
 	if a.Config.Metrics.Enabled || a.Config.Metrics.Addr != "" {
 		a.metrics = metrics.NewRegistry()
+		a.metrics.LimitTenants(a.Config.Tenants())
 	}
 }
 
