@@ -27,6 +27,9 @@ type Store interface {
 	// created in [from, to] ended
 	// and their pages got outcomes, without reading their records.
 	Tally(ctx context.Context, tenant string, from, to time.Time) (*tasks.Tally, error)
+	// DailyUsage returns what tenant ("" for all) used on each of days
+	// UTC days from first's, in one round trip.
+	DailyUsage(ctx context.Context, tenant string, first time.Time, days int) ([]tasks.UsageDay, error)
 	// Results returns up to limit page results with Index > after, in
 	// ascending order, and whether more follow. after = -1 starts at the
 	// beginning.

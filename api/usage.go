@@ -36,27 +36,13 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, tasks.Errorf(tasks.CodeInvalidRequest, "since: usage is kept for the last %d days", maxUsageDays))
 		return
 	}
-	ctx := r.Context()
-	rep := &tasks.UsageReport{Tenant: tenant, From: first, To: now, Days: []tasks.UsageDay{}}
-	for day := first; !day.After(today); day = day.AddDate(0, 0, 1) {
-		end := day.Add(24*time.Hour - time.Millisecond)
-		t, err := s.deps.Store.Tally(ctx, tenant, day, end)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		counts, err := s.deps.Store.CountJobs(ctx, tenant, day, end)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		d := tasks.UsageDay{Date: day.Format(time.DateOnly), Pages: t.DocPages, Frames: t.Frames,
-			InputTokens: t.InputTokens, OutputTokens: t.OutputTokens, CostUSD: t.SpentUSD,
-			CacheHits: t.CacheHits, CacheMisses: t.CacheMisses}
-		for _, n := range counts {
-			d.Jobs += n
-		}
-		rep.Days = append(rep.Days, d)
+	days, err := s.deps.Store.DailyUsage(r.Context(), tenant, first, int(today.Sub(first)/(24*time.Hour))+1)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rep := &tasks.UsageReport{Tenant: tenant, From: first, To: now, Days: days}
+	for _, d := range days {
 		rep.Total.Add(d)
 	}
 	writeJSON(w, http.StatusOK, rep)

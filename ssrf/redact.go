@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+
+	"github.com/mmq/mmq/tasks"
 )
 
 // The markers that stand in for what redaction removes. They are plain
@@ -19,12 +21,12 @@ import (
 const (
 	// RedactedQuery replaces a URL's query string: tokens and presigned
 	// signatures travel there.
-	RedactedQuery = "REDACTED"
+	RedactedQuery = tasks.RedactedQuery
 	// RedactedAddr replaces an IP address, with its port if it had one.
 	RedactedAddr = "[address]"
 	// RedactedURL replaces a URL that does not parse: nothing of it is
 	// known to be safe to show.
-	RedactedURL = "[unparsable URL]"
+	RedactedURL = tasks.UnparsableURL
 )
 
 // RedactURL returns raw fit for a log line: without userinfo and fragment,
@@ -39,23 +41,14 @@ func RedactURL(raw string) string {
 	if err != nil {
 		return RedactedURL
 	}
-	return redactAddrs(redactParsed(u))
-}
-
-func redactParsed(u *url.URL) string {
-	u.User = nil
-	u.Fragment, u.RawFragment = "", ""
-	if u.RawQuery != "" || u.ForceQuery {
-		u.RawQuery, u.ForceQuery = RedactedQuery, false
-	}
-	return u.String()
+	return redactAddrs(tasks.StripURL(u))
 }
 
 // redactURLInText redacts m, a match of urlInText, like RedactURL but for
 // its host, which RedactText's address pass redacts.
 func redactURLInText(m string) string {
 	if u, err := url.Parse(m); err == nil {
-		return redactParsed(u)
+		return tasks.StripURL(u)
 	}
 	// Redacted before ("http://[address]/p?REDACTED" does not parse), or
 	// malformed: cut at the query or the fragment.

@@ -57,10 +57,50 @@ end
 `
 
 // Tally sums the stats counters of the jobs of tenant ("" for all) created
-// in [from, to], to the minute: the buckets of every minute from from's to to's. It reads at most
-// 120 minute buckets and one bucket per whole hour between, in one round
-// trip: about 900 small hashes for the longest window, 31 days.
+// in [from, to], to the minute: the buckets of every minute from from's to
+// to's. It reads at most 120 minute buckets and one bucket per whole hour
+// between, in one round trip: about 900 small hashes for the longest
+// window, 31 days.
 func (s *Redis) Tally(ctx context.Context, tenant string, from, to time.Time) (*tasks.Tally, error) {
+	pipe := s.client.Pipeline()
+	tally := s.queueTally(ctx, pipe, tenant, from, to)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: tally: %w", err)
+	}
+	return tally()
+}
+
+// queueTally queues on pipe the reads of Tally; the function it returns
+// sums them once pipe has run.
+func (s *Redis) queueTally(ctx context.Context, pipe redis.Pipeliner, tenant string, from, to time.Time) func() (*tasks.Tally, error) {
+	keys := s.tallyKeys(tenant, from, to)
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.HGetAll(ctx, k)
+	}
+	return func() (*tasks.Tally, error) {
+		t := &tasks.Tally{JobLatency: tasks.Histogram{}, PageLatency: tasks.Histogram{}}
+		ints := map[string]*int64{
+			"jobs": &t.Jobs, "pages": &t.Pages, "pr": &t.PagesRead, "g": &t.GuardrailPages,
+			"in": &t.InputTokens, "out": &t.OutputTokens, "hits": &t.CacheHits, "misses": &t.CacheMisses,
+			"pg": &t.DocPages, "fr": &t.Frames,
+		}
+		floats := map[string]*float64{"cost": &t.CostUSD, "spent": &t.SpentUSD}
+		for _, c := range cmds {
+			for f, v := range c.Val() {
+				if err := addTallyField(t, ints, floats, f, v); err != nil {
+					return nil, fmt.Errorf("store: tally: field %s: %w", f, err)
+				}
+			}
+		}
+		return t, nil
+	}
+}
+
+// tallyKeys returns the stats buckets that cover [from, to] for tenant:
+// minute buckets at the window's edges, hour buckets for the whole hours
+// between.
+func (s *Redis) tallyKeys(tenant string, from, to time.Time) []string {
 	m0, m1 := from.UnixMilli()/60000, to.UnixMilli()/60000
 	base := s.cfg.Prefix
 	if tenant != "" {
@@ -83,72 +123,73 @@ func (s *Redis) Tally(ctx context.Context, tenant string, from, to time.Time) (*
 	} else {
 		minutes(m0, m1)
 	}
-	pipe := s.client.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = pipe.HGetAll(ctx, k)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("store: tally: %w", err)
-	}
-	t := &tasks.Tally{JobLatency: tasks.Histogram{}, PageLatency: tasks.Histogram{}}
-	for _, c := range cmds {
-		for f, v := range c.Val() {
-			if err := addTallyField(t, f, v); err != nil {
-				return nil, fmt.Errorf("store: tally: field %s: %w", f, err)
-			}
-		}
-	}
-	return t, nil
+	return keys
 }
 
-// addTallyField adds the value v of the stats bucket field f to t.
-func addTallyField(t *tasks.Tally, f, v string) error {
-	switch f {
-	case "cost", "spent":
+// addTallyField adds the value v of the stats bucket field f to t: to the
+// counter ints or floats name it by, or to a latency histogram for
+// "jl:<bucket>" and "pl:<bucket>". Unknown fields are left out.
+func addTallyField(t *tasks.Tally, ints map[string]*int64, floats map[string]*float64, f, v string) error {
+	if p, ok := floats[f]; ok {
 		x, err := strconv.ParseFloat(v, 64)
-		if f == "cost" {
-			t.CostUSD += x
-		} else {
-			t.SpentUSD += x
-		}
+		*p += x
 		return err
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		return err
 	}
-	switch name, bucket, ok := strings.Cut(f, ":"); {
-	case ok && (name == "jl" || name == "pl"):
-		k, err := strconv.Atoi(bucket)
-		if err != nil {
-			return err
-		}
-		if name == "jl" {
-			t.JobLatency[k] += n
-		} else {
-			t.PageLatency[k] += n
-		}
-	case f == "jobs":
-		t.Jobs += n
-	case f == "pages":
-		t.Pages += n
-	case f == "pr":
-		t.PagesRead += n
-	case f == "g":
-		t.GuardrailPages += n
-	case f == "in":
-		t.InputTokens += n
-	case f == "out":
-		t.OutputTokens += n
-	case f == "hits":
-		t.CacheHits += n
-	case f == "misses":
-		t.CacheMisses += n
-	case f == "pg":
-		t.DocPages += n
-	case f == "fr":
-		t.Frames += n
+	if p, ok := ints[f]; ok {
+		*p += n
+		return nil
+	}
+	name, bucket, ok := strings.Cut(f, ":")
+	if !ok || (name != "jl" && name != "pl") {
+		return nil
+	}
+	k, err := strconv.Atoi(bucket)
+	if err != nil {
+		return err
+	}
+	if name == "jl" {
+		t.JobLatency[k] += n
+	} else {
+		t.PageLatency[k] += n
 	}
 	return nil
+}
+
+// DailyUsage returns what tenant ("" for all) used on each of the days
+// UTC days from first's: the jobs created that day (from the status
+// indexes) and the usage counters of their stats buckets, all in one round
+// trip.
+func (s *Redis) DailyUsage(ctx context.Context, tenant string, first time.Time, days int) ([]tasks.UsageDay, error) {
+	first = first.UTC().Truncate(24 * time.Hour)
+	pipe := s.client.Pipeline()
+	tallies := make([]func() (*tasks.Tally, error), days)
+	counts := make([]func() map[tasks.Status]int, days)
+	for i := range days {
+		day := first.AddDate(0, 0, i)
+		end := day.Add(24*time.Hour - time.Millisecond)
+		tallies[i] = s.queueTally(ctx, pipe, tenant, day, end)
+		counts[i] = s.queueCount(ctx, pipe, tenant, day, end)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: daily usage: %w", err)
+	}
+	out := make([]tasks.UsageDay, days)
+	for i := range days {
+		t, err := tallies[i]()
+		if err != nil {
+			return nil, err
+		}
+		d := tasks.UsageDay{Date: first.AddDate(0, 0, i).Format(time.DateOnly), Pages: t.DocPages, Frames: t.Frames,
+			InputTokens: t.InputTokens, OutputTokens: t.OutputTokens, CostUSD: t.SpentUSD,
+			CacheHits: t.CacheHits, CacheMisses: t.CacheMisses}
+		for _, n := range counts[i]() {
+			d.Jobs += n
+		}
+		out[i] = d
+	}
+	return out, nil
 }

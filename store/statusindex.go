@@ -88,19 +88,28 @@ func statusNames() []string {
 // count until ListJobs or an ending job drops them.
 func (s *Redis) CountJobs(ctx context.Context, tenant string, from, to time.Time) (map[tasks.Status]int, error) {
 	pipe := s.client.Pipeline()
+	counts := s.queueCount(ctx, pipe, tenant, from, to)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: count jobs: %w", err)
+	}
+	return counts(), nil
+}
+
+// queueCount queues on pipe the ZCOUNTs of CountJobs; the function it
+// returns reads them once pipe has run.
+func (s *Redis) queueCount(ctx context.Context, pipe redis.Pipeliner, tenant string, from, to time.Time) func() map[tasks.Status]int {
 	cmds := make([]*redis.IntCmd, len(statuses))
 	lo, hi := strconv.FormatInt(from.UnixMilli(), 10), strconv.FormatInt(to.UnixMilli(), 10)
 	for i, st := range statuses {
 		cmds[i] = pipe.ZCount(ctx, s.tenantStatusIndex(tenant, st), lo, hi)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("store: count jobs: %w", err)
-	}
-	counts := map[tasks.Status]int{}
-	for i, st := range statuses {
-		if n := cmds[i].Val(); n > 0 {
-			counts[st] = int(n)
+	return func() map[tasks.Status]int {
+		counts := map[tasks.Status]int{}
+		for i, st := range statuses {
+			if n := cmds[i].Val(); n > 0 {
+				counts[st] = int(n)
+			}
 		}
+		return counts
 	}
-	return counts, nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +105,10 @@ type server struct {
 func startServer(t *testing.T, command string, env ...string) *server {
 	t.Helper()
 	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Skipf("no /proc to read a process's memory from: %v", err)
+		if runtime.GOOS == "linux" {
+			t.Fatalf("no /proc to read a process's memory from: %v", err)
+		}
+		t.Skipf("no /proc to read a process's memory from (%s): %v", runtime.GOOS, err)
 	}
 	bin := mmqBinary(t)
 	redistest.New(t, redistest.DBHostile) // flushed
