@@ -18,8 +18,9 @@ type StreamConfig struct {
 	// Max bounds the streams open at once; over it a new one gets 429
 	// too_many_streams. Defaults to 2000.
 	Max int
-	// MaxPerKey bounds those of one API key (of everyone, with auth
-	// off). Defaults to 100.
+	// MaxPerKey bounds those of one tenant: its keys share it (a key
+	// without a tenant is a tenant of its own; with auth off, everyone is
+	// one). Defaults to 100.
 	MaxPerKey int
 	// Block is how long the process's one reader waits in Redis for new
 	// events; a stream opened meanwhile joins the next read, so its first
