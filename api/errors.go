@@ -47,6 +47,8 @@ var statusOf = map[tasks.Code]int{
 	tasks.CodeBusy:           http.StatusServiceUnavailable,
 	// A page result is never an HTTP answer, but the table lists every code.
 	tasks.CodeResultTooLarge: http.StatusUnprocessableEntity,
+	// Economy mode (provider batch APIs).
+	tasks.CodeModeUnsupported: http.StatusBadRequest,
 
 	// Videos.
 	tasks.CodeDecodeTooLarge:    http.StatusUnprocessableEntity,

@@ -88,6 +88,9 @@ const (
 	// CodeResultTooLarge: one page's result is over the store's cap
 	// (store.max_page_result_bytes); the page is stored failed with it.
 	CodeResultTooLarge Code = "result_too_large"
+	// CodeModeUnsupported: the job asks for economy mode, and no provider
+	// it may use has a batch API (and config names no fallback).
+	CodeModeUnsupported Code = "mode_unsupported"
 )
 
 // permanentCodes lists the codes that no retry can fix.
@@ -99,7 +102,7 @@ var permanentCodes = map[Code]bool{
 	CodeCanceled: true, CodeFFmpegUnavailable: true, CodeInvalidVideo: true, CodeNoVideoStream: true,
 	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true, CodeDecodeTooLarge: true,
 	CodeInvalidSchema: true, CodeProviderRequired: true, CodeSchemaMismatch: true,
-	CodeResultTooLarge: true, CodeQuotaExceeded: true,
+	CodeResultTooLarge: true, CodeQuotaExceeded: true, CodeModeUnsupported: true,
 }
 
 // Error is an error with a code and a message meant for the client.
