@@ -45,8 +45,8 @@ import (
 // hosts never deletes the input of a job that can still be read or
 // retried.
 //
-// Jobs stored before references existed have none: their blobs are left
-// alone, as before.
+// Jobs stored before references existed get theirs once, at start-up
+// (BackfillBlobRefs); until then their blobs are left alone, as before.
 
 // BlobDeleter deletes blobs; store.LocalBlobs and s3blob.Blobs implement
 // it.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -384,5 +385,81 @@ func TestSweepLeavesUnreferencedOldJobs(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(b.dir, key[:2], key[2:4], key)); err != nil {
 		t.Errorf("old job's blob: %v", err)
+	}
+}
+
+// BackfillBlobRefs gives the jobs of a release before references theirs:
+// a live one keeps its input until deleted, an ended one loses it after
+// its retention, and a second run does nothing.
+func TestBackfillBlobRefs(t *testing.T) {
+	b := setupBlobs(t, time.Second)
+	ctx := context.Background()
+	legacy := func(id string, data []byte) string {
+		t.Helper()
+		key, err := b.blobs.Put(ctx, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := &tasks.Job{ID: id, Kind: tasks.KindDocument, Tenant: "acme", BlobKey: key, PagesTotal: 1}
+		if err := b.store.CreateJob(ctx, j, ""); err != nil {
+			t.Fatal(err)
+		}
+		// What a release without references left: none.
+		if err := b.client.Del(ctx, "mmq:blob:{"+key+"}:refs").Err(); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	live, ended := legacy("live", []byte("%PDF live")), legacy("ended", []byte("%PDF ended"))
+	b.run(t, "ended") // ends it: its record gets the retention's TTL
+	b.submit(t, "new", []byte("%PDF new"), "")
+
+	n, err := b.store.BackfillBlobRefs(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("BackfillBlobRefs = %d, %v; want 2 (the new job has its reference)", n, err)
+	}
+	if n, err := b.store.BackfillBlobRefs(ctx); err != nil || n != 0 {
+		t.Fatalf("second BackfillBlobRefs = %d, %v; want 0", n, err)
+	}
+	score := func(key, id string) string {
+		s, err := b.client.ZScore(ctx, "mmq:blob:{"+key+"}:refs", id).Result()
+		if err != nil {
+			t.Fatalf("reference of %s: %v", id, err)
+		}
+		return strconv.FormatFloat(s, 'f', -1, 64)
+	}
+	if s := score(live, "live"); s != "+Inf" {
+		t.Errorf("live job's reference = %s; want +Inf", s)
+	}
+	if s := score(ended, "ended"); s == "+Inf" {
+		t.Errorf("ended job's reference is +Inf; want its record's end")
+	}
+	blobFile := func(key string) string { return filepath.Join(b.dir, key[:2], key[2:4], key) }
+
+	// The ended job's input goes after its retention; the live one stays.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := b.store.SweepBlobs(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(blobFile(ended)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ended legacy job's input is still there after its retention")
+		}
+		time.Sleep(50 * time.Millisecond) // polling the store's own clock
+	}
+	if _, err := os.Stat(blobFile(live)); err != nil {
+		t.Fatalf("the live legacy job's input: %v", err)
+	}
+	if _, err := b.store.FinishJob(ctx, "live", tasks.StatusCanceled, tasks.CodeCanceled, "canceled"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.DeleteJob(ctx, "live"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(blobFile(live)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the deleted legacy job's input: %v; want it gone", err)
 	}
 }

@@ -108,6 +108,12 @@ func (a *App) Start(ctx context.Context) (err error) {
 	} else if n > 0 {
 		a.Log.Info().Int("jobs", n).Msg("indexed the stored jobs by status")
 	}
+	// So are their references to their inputs, which then go with them.
+	if n, err := a.store.BackfillBlobRefs(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		a.Log.Info().Int("jobs", n).Msg("referenced the inputs of the stored jobs")
+	}
 	if a.RunAPI {
 		// The API's event streams block in Redis: on a client of their
 		// own, so that they never take a connection a request needs.
