@@ -521,6 +521,9 @@ func Load(path string, fs *pflag.FlagSet) (*Config, error) {
 	if err := decodeTenantSecretsEnv(v); err != nil {
 		return nil, err
 	}
+	if err := decodeQuotasEnv(v); err != nil {
+		return nil, err
+	}
 	var c Config
 	if err := v.Unmarshal(&c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
