@@ -299,7 +299,8 @@ type Auth struct {
 	// Keys are the hex SHA-256 digests of the accepted keys (`mmq keys
 	// create`). From the environment: comma-separated.
 	Keys []string `mapstructure:"keys"`
-	// RateLimit is each key's requests per second per API process; 0: none.
+	// RateLimit is each key's requests per second, shared by every API
+	// process (its state is in Redis); 0: none.
 	RateLimit float64 `mapstructure:"rate_limit"`
 	// Burst is the requests a key may make at once.
 	Burst int `mapstructure:"burst"`
