@@ -322,7 +322,7 @@ func atLeast(want float64) func(float64) bool { return func(v float64) bool { re
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
 
 // With blobs.backend s3 the API puts inputs in the bucket and the worker
-// reads them from there.
+// reads them from there; they leave it with their jobs, deleted or expired.
 func TestS3BlobBackend(t *testing.T) {
 	endpoint := os.Getenv("MMQ_TEST_S3_ENDPOINT")
 	if endpoint == "" {
@@ -346,20 +346,72 @@ func TestS3BlobBackend(t *testing.T) {
 		}
 	}
 	prefix := fmt.Sprintf("run-%d/", time.Now().UnixNano())
+	// A short retention and sweep, so that the inputs of ended jobs go
+	// while the test watches.
 	_, url := startApp(t, "MMQ_BLOBS_BACKEND", "s3", "MMQ_BLOBS_DIR", "", "MMQ_BLOBS_S3_ENDPOINT", endpoint,
 		"MMQ_BLOBS_S3_BUCKET", bucket, "MMQ_BLOBS_S3_ACCESS_KEY", access, "MMQ_BLOBS_S3_SECRET_KEY", secret,
-		"MMQ_BLOBS_S3_USE_SSL", "false", "MMQ_BLOBS_S3_PREFIX", prefix)
-	job := runJob(t, client.New(url, nil))
-	if job.PagesDone != 45 {
-		t.Fatalf("job %+v", job)
+		"MMQ_BLOBS_S3_USE_SSL", "false", "MMQ_BLOBS_S3_PREFIX", prefix,
+		"MMQ_STORE_RETENTION", "3s", "MMQ_WORKER_BLOB_SWEEP_INTERVAL", "200ms")
+	c := client.New(url, nil)
+	objects := func() []minio.ObjectInfo {
+		var objects []minio.ObjectInfo
+		for o := range s3c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+			if o.Err != nil {
+				t.Fatal(o.Err)
+			}
+			objects = append(objects, o)
+		}
+		return objects
 	}
+	// Two jobs of the same file share one object, deleting the first keeps
+	// it, deleting the second too removes it at once. (Submitted together
+	// and deleted as soon as they end, well within the retention.)
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var pair [2]*tasks.Job
+	for i := range pair {
+		j, err := c.SubmitFile(wctx, "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair[i] = j
+	}
+	for i, j := range pair {
+		if pair[i], err = c.Wait(wctx, j.ID, 20*time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+		if pair[i].Status != tasks.StatusSucceeded || pair[i].PagesDone != 45 {
+			t.Fatalf("job %+v", pair[i])
+		}
+	}
+	job, twin := pair[0], pair[1]
 	// The blob key is internal: the input is the one object of the run.
-	var objects []minio.ObjectInfo
-	for o := range s3c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
-		objects = append(objects, o)
+	if objs := objects(); len(objs) != 1 || objs[0].Size != job.Size {
+		t.Errorf("inputs in the bucket: %+v; want one of the jobs' size %d", objs, job.Size)
 	}
-	if len(objects) != 1 || objects[0].Err != nil || objects[0].Size != job.Size {
-		t.Errorf("inputs in the bucket: %+v; want one of the job's size %d", objects, job.Size)
+	if err := c.DeleteJob(ctx, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if objs := objects(); len(objs) != 1 {
+		t.Fatalf("after deleting one of two jobs of the file: %d objects; want the shared one kept", len(objs))
+	}
+	if err := c.DeleteJob(ctx, twin.ID); err != nil {
+		t.Fatal(err)
+	}
+	if objs := objects(); len(objs) != 0 {
+		t.Fatalf("after deleting both jobs of the file: %+v; want no object", objs)
+	}
+	// Without deletion the input goes once the job's retention has passed.
+	expiring := runJob(t, c)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(objects()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the input of job %s is still in the bucket 30 s after it ended, with a 3 s retention", expiring.ID)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the sweeper of another goroutine
+	}
+	if _, err := c.Job(ctx, expiring.ID); err == nil {
+		t.Errorf("job %s can still be read after its retention", expiring.ID)
 	}
 	resp, err := http.Get(url + "/readyz")
 	if err != nil {
