@@ -19,24 +19,11 @@ func TestQuotaAndRateLimitAcrossProcesses(t *testing.T) {
 	b := startServer(t, "api", env...)
 
 	// No worker: accepted jobs stay queued, so each holds its place.
-	var mu sync.Mutex
-	codes := map[string]int{}
-	var wg sync.WaitGroup
-	for i := range submissions {
-		s := []*server{a, b}[i%2]
-		wg.Go(func() {
-			status, body := s.request(http.MethodPost, "/v1/jobs", keyB, "application/json",
-				strings.NewReader(fmt.Sprintf(`{"url":"https://example.com/hostile/quota-%d.pdf"}`, i)))
-			code := fmt.Sprint(status)
-			if status != http.StatusAccepted {
-				code += " " + errorCode(body)
-			}
-			mu.Lock()
-			codes[code]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	codes := burst(submissions, func(i int) (int, []byte, int) {
+		status, body := []*server{a, b}[i%2].request(http.MethodPost, "/v1/jobs", keyB, "application/json",
+			strings.NewReader(fmt.Sprintf(`{"url":"https://example.com/hostile/quota-%d.pdf"}`, i)))
+		return status, body, http.StatusAccepted
+	})
 	t.Logf("%d submissions over two API processes, concurrent_jobs quota %d: %v", submissions, quota, codes)
 	if codes["202"] != quota || codes["429 quota_exceeded"] != submissions-quota {
 		t.Errorf("answers %v; want %d accepted and %d 429 quota_exceeded", codes, quota, submissions-quota)
@@ -48,13 +35,28 @@ func TestQuotaAndRateLimitAcrossProcesses(t *testing.T) {
 	env = []string{"MMQ_AUTH_RATE_LIMIT", "1", "MMQ_AUTH_BURST", "10"}
 	a = startServer(t, "api", env...)
 	b = startServer(t, "api", env...)
-	codes = map[string]int{}
-	for i := range submissions {
-		s := []*server{a, b}[i%2]
+	codes = burst(submissions, func(i int) (int, []byte, int) {
+		status, body := []*server{a, b}[i%2].request(http.MethodGet, "/v1/jobs", keyA, "", nil)
+		return status, body, http.StatusOK
+	})
+	t.Logf("%d requests over two API processes, rate limit 1/s burst 10: %v", submissions, codes)
+	if ok := codes["200"]; ok < 10 || ok > 11 || codes["429 rate_limited"] != submissions-ok {
+		t.Errorf("answers %v; want 10 (or 11) 200 and the rest 429 rate_limited", codes)
+	}
+}
+
+// burst makes n requests at once, do(i) making the i-th and returning its
+// status, body and the status of success, and counts the answers by
+// status, with the error code of those that did not succeed.
+func burst(n int, do func(i int) (status int, body []byte, ok int)) map[string]int {
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range n {
 		wg.Go(func() {
-			status, body := s.request(http.MethodGet, "/v1/jobs", keyA, "", nil)
+			status, body, ok := do(i)
 			code := fmt.Sprint(status)
-			if status != http.StatusOK {
+			if status != ok {
 				code += " " + errorCode(body)
 			}
 			mu.Lock()
@@ -63,8 +65,5 @@ func TestQuotaAndRateLimitAcrossProcesses(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	t.Logf("%d requests over two API processes, rate limit 1/s burst 10: %v", submissions, codes)
-	if ok := codes["200"]; ok < 10 || ok > 11 || codes["429 rate_limited"] != submissions-ok {
-		t.Errorf("answers %v; want 10 (or 11) 200 and the rest 429 rate_limited", codes)
-	}
+	return codes
 }
