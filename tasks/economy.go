@@ -19,6 +19,36 @@ const (
 	ModeEconomy Mode = "economy"
 )
 
+// Valid reports whether m is a mode ("" is realtime).
+func (m Mode) Valid() bool { return m == "" || m == ModeRealtime || m == ModeEconomy }
+
+// Economy reports whether the options ask for economy mode.
+func (o Options) Economy() bool { return o.Mode == ModeEconomy }
+
+// Economy task types, on QueueEconomy: a gatherer per provider and model
+// sends the waiting units as a provider batch; a poller per provider batch
+// follows it and imports its results.
+const (
+	TypeEconomyGather = "economy:gather"
+	TypeEconomyPoll   = "economy:poll"
+	// QueueEconomy is the asynq queue of the economy tasks.
+	QueueEconomy = "economy"
+)
+
+// EconomyGatherPayload is the payload of an economy:gather task.
+type EconomyGatherPayload struct {
+	// Queue is the provider and model whose waiting units to send,
+	// "provider/model".
+	Queue string `json:"queue"`
+}
+
+// EconomyPollPayload is the payload of an economy:poll task.
+type EconomyPollPayload struct {
+	// Intent is the store's record of the units sent (or about to be) as
+	// one provider batch.
+	Intent string `json:"intent"`
+}
+
 // EconomyPrep is a unit prepared for a provider batch.
 type EconomyPrep struct {
 	// Hit is set when the answer cache had the unit: it is never sent, and
