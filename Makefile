@@ -22,7 +22,7 @@ COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker comp
 
 WITH_REDIS := bash scripts/test-redis.sh
 
-.PHONY: help run build test test-race bench chaos lint fuzz up down clean e2e test-topologies test-s3 compose-check
+.PHONY: help run build test test-slow test-race bench chaos lint fuzz up down clean e2e test-topologies test-s3 compose-check
 
 help: ## List the targets (this is the default)
 	@echo 'Usage: make TARGET [VAR=value ...]'
@@ -39,8 +39,16 @@ run: ## Run the whole system (API + workers) in one process; pass flags with ARG
 build: ## Build the binary into bin/mmq
 	$(GO) build -o $(BIN) ./cmd/mmq
 
-test: ## Run every test against a real Redis (found or started by scripts/test-redis.sh)
-	$(WITH_REDIS) $(GO) test -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
+# The slow proofs (the bad-input suite, decompression bombs, huge uploads,
+# the corpus end to end) are named TestSlow*: `make test` leaves them out so
+# that it stays quick; `make test-slow` runs only them; CI runs both.
+SLOW := ^TestSlow
+
+test: ## Run every test but the slow proofs (TestSlow*) against a real Redis (found or started by scripts/test-redis.sh)
+	$(WITH_REDIS) $(GO) test -count=1 -timeout $(TIMEOUT) -skip '$(SLOW)' $(TESTFLAGS) $(PKG)
+
+test-slow: ## Run only the slow proofs (TestSlow*: bad input, bombs, huge uploads, corpus); CI runs them after make test
+	$(WITH_REDIS) $(GO) test -count=1 -timeout $(TIMEOUT) -run '$(SLOW)' $(TESTFLAGS) $(PKG)
 
 test-race: ## Like test, with the race detector (needs cgo and gcc; slow on 2 cores)
 	$(WITH_REDIS) $(GO) test -race -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
