@@ -308,6 +308,9 @@ func (s *Server) handleBatchJobs(w http.ResponseWriter, r *http.Request) {
 		Jobs       []*tasks.Job `json:"jobs"`
 		NextCursor string       `json:"next_cursor,omitempty"`
 	}{Jobs: jobs}
+	if resp.Jobs == nil {
+		resp.Jobs = []*tasks.Job{}
+	}
 	if more {
 		resp.NextCursor = strconv.Itoa(offset + limit)
 	}
