@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mmq/mmq/api"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/autopipe"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/media"
@@ -47,7 +48,7 @@ func BenchmarkBatchAccept(b *testing.B) {
 	for range b.N {
 		rdb.FlushDB(ctx)
 		st, _ := store.New(rdb, store.Config{})
-		blobs, _ := store.NewLocalBlobs(b.TempDir())
+		blobs, _ := fsblob.New(b.TempDir())
 		queue := asynq.NewClientFromRedisClient(rdb)
 		srv, err := api.New(api.Config{}, api.Deps{Store: st, Blobs: blobs, Queue: asynq.NewClientFromRedisClient(ap), Sniff: media.SniffKind})
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mmq/mmq/api"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
@@ -30,7 +31,7 @@ func deleteSetup(t *testing.T) (*testBundle, tenantKeys, string) {
 		}
 	}
 	dir := t.TempDir()
-	blobs, err := store.NewLocalBlobs(dir)
+	blobs, err := fsblob.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

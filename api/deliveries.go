@@ -9,7 +9,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mmq/mmq/tasks"
-	"github.com/mmq/mmq/webhook"
 )
 
 // deliveriesResponse is the body of GET /v1/jobs/{id}/deliveries and
@@ -96,7 +95,7 @@ func (s *Server) handleRedeliver(w http.ResponseWriter, r *http.Request) {
 		writeError(w, tasks.Errorf(tasks.CodeConflict, "job %s has not ended (%s); its webhook goes out when it does", id, job.Status))
 		return
 	}
-	p, err := webhook.JobPayload(job)
+	p, err := tasks.JobWebhookPayload(job)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -133,7 +132,7 @@ func (s *Server) announce(ctx context.Context, j *tasks.Job) {
 		}
 		batch = b
 	}
-	ts, err := webhook.EndTasks(j, batch, s.cfg.Webhooks)
+	ts, err := tasks.NewEndWebhookTasks(j, batch, s.cfg.Webhooks)
 	if err != nil {
 		log.Error().Err(err).Str("job_id", j.ID).Msg("could not build the job's webhook")
 		return

@@ -14,7 +14,6 @@ import (
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
-	"github.com/mmq/mmq/webhook"
 )
 
 // webhookTasks returns the payloads and ids of the webhook:deliver tasks
@@ -143,7 +142,7 @@ func TestDeliveriesAndRedeliver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, _ := webhook.JobPayload(ended)
+	first, _ := tasks.JobWebhookPayload(ended)
 	att := tasks.DeliveryAttempt{WebhookID: first.WebhookID, Event: first.Event, JobID: job.ID, URL: first.URL, Attempt: 1,
 		Time: time.Now().UTC().Truncate(time.Second), StatusCode: 500, LatencyMS: 31, Error: "HTTP 500", Outcome: tasks.DeliveryRetrying}
 	if err := b.store.AppendDelivery(ctx, att); err != nil {
@@ -208,7 +207,7 @@ func TestCancelAnnouncesWebhook(t *testing.T) {
 		t.Fatalf("webhook tasks %+v (ids %v), want one job.canceled under its message id", ps, ids)
 	}
 	ended, _ := b.client.Job(context.Background(), job.ID)
-	ts, err := webhook.EndTasks(ended, nil, tasks.WebhookTaskConfig{})
+	ts, err := tasks.NewEndWebhookTasks(ended, nil, tasks.WebhookTaskConfig{})
 	if err != nil || len(ts) != 1 {
 		t.Fatal(ts, err)
 	}

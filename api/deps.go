@@ -89,7 +89,7 @@ type StreamReader interface {
 	ReadStreams(ctx context.Context, cursors []tasks.StreamCursor, count int64, block time.Duration) (map[tasks.StreamRef][]tasks.Event, error)
 }
 
-// Blobs keeps job inputs. store.LocalBlobs implements it.
+// Blobs keeps job inputs. fsblob.Blobs implements it.
 type Blobs interface {
 	Put(ctx context.Context, data []byte) (key string, err error)
 }

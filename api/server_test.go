@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mmq/mmq/api"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
@@ -158,7 +159,7 @@ func TestUnknownRoute(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	valid := func() api.Deps {
-		return api.Deps{Store: &store.Redis{}, Blobs: &store.LocalBlobs{}, Queue: failingQueue{}, Sniff: media.SniffKind}
+		return api.Deps{Store: &store.Redis{}, Blobs: &fsblob.Blobs{}, Queue: failingQueue{}, Sniff: media.SniffKind}
 	}
 	if _, err := api.New(api.Config{}, valid()); err != nil {
 		t.Fatalf("New with defaults: %v", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/store"
@@ -27,7 +28,7 @@ import (
 // The API's Deps are satisfied by the real parts.
 var (
 	_ api.Store          = (*store.Redis)(nil)
-	_ api.Blobs          = (*store.LocalBlobs)(nil)
+	_ api.Blobs          = (*fsblob.Blobs)(nil)
 	_ api.Enqueuer       = (*asynq.Client)(nil)
 	_ api.SniffFunc      = media.SniffKind
 	_ api.InspectPDFFunc = inspectPDF
@@ -65,7 +66,7 @@ func setup(t *testing.T, configure ...func(*api.Config, *api.Deps)) *testBundle 
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := store.NewLocalBlobs(t.TempDir())
+	blobs, err := fsblob.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mmq/mmq/api"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/store"
@@ -42,7 +43,7 @@ func BenchmarkStats100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	fillStatsJobs(b, rdb, st)
-	blobs, _ := store.NewLocalBlobs(b.TempDir())
+	blobs, _ := fsblob.New(b.TempDir())
 	srv, err := api.New(api.Config{}, api.Deps{Store: st, Blobs: blobs, Queue: asynq.NewClientFromRedisClient(rdb), Sniff: media.SniffKind})
 	if err != nil {
 		b.Fatal(err)

@@ -19,7 +19,6 @@ import (
 
 	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
-	"github.com/mmq/mmq/webhook"
 )
 
 // Config is mmq's whole configuration.
@@ -572,7 +571,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("webhooks.timeout and webhooks.concurrency must be positive"))
 	}
 	if c.Webhooks.Secret != "" {
-		if err := (webhook.Config{Secret: c.Webhooks.Secret, PreviousSecrets: c.Webhooks.PreviousSecrets}).Validate(); err != nil {
+		if err := tasks.CheckWebhookSecrets(c.Webhooks.Secret, c.Webhooks.PreviousSecrets...); err != nil {
 			errs = append(errs, fmt.Errorf("webhooks.secret: %w", err))
 		}
 	}

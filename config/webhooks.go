@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/mmq/mmq/tasks"
-	"github.com/mmq/mmq/webhook"
 )
 
 // tenantSecretsKey is the key of Webhooks.TenantSecrets.
@@ -93,7 +92,7 @@ func (w Webhooks) validateTenantSecrets() []error {
 			continue
 		}
 		s := secrets[tenant]
-		if _, err := webhook.NewSigner(s[0], s[1:]...); err != nil {
+		if err := tasks.CheckWebhookSecrets(s[0], s[1:]...); err != nil {
 			errs = append(errs, fmt.Errorf("%s: tenant %s: %w", tenantSecretsKey, tenant, err))
 		}
 	}

@@ -1,5 +1,5 @@
 // Package s3blob keeps job inputs in an S3-compatible object store (AWS S3,
-// MinIO, Ceph RGW, Versity, ...), content-addressed like store.LocalBlobs:
+// MinIO, Ceph RGW, Versity, ...), content-addressed like fsblob.Blobs:
 // the key of some data is its SHA-256 in hex. Workers on other hosts than
 // the API read inputs from it, where a local directory would have to be a
 // shared volume.
@@ -8,8 +8,6 @@ package s3blob
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +17,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-)
 
-// ErrInvalidKey is wrapped by the errors for a key that is not 64
-// lowercase hex digits, the only form Put returns.
-var ErrInvalidKey = errors.New("s3blob: invalid blob key")
+	"github.com/mmq/mmq/tasks"
+)
 
 // Config locates a bucket.
 type Config struct {
@@ -120,8 +116,7 @@ func (b *Blobs) object(key string) string {
 // no-op that returns the same key. S3 makes an object visible whole or not
 // at all, and two processes putting the same key write the same bytes.
 func (b *Blobs) Put(ctx context.Context, data []byte) (string, error) {
-	sum := sha256.Sum256(data)
-	key := hex.EncodeToString(sum[:])
+	key := tasks.BlobKey(data)
 	name := b.object(key)
 	if _, err := b.client.StatObject(ctx, b.cfg.Bucket, name, minio.StatObjectOptions{}); err == nil {
 		return key, nil
@@ -137,10 +132,10 @@ func (b *Blobs) Put(ctx context.Context, data []byte) (string, error) {
 }
 
 // Get returns the data stored under key. An unknown key gives an error
-// wrapping fs.ErrNotExist, as store.LocalBlobs does. The data is checked
+// wrapping fs.ErrNotExist, as fsblob.Blobs does. The data is checked
 // against its key, so a damaged object is an error, not a wrong input.
 func (b *Blobs) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := checkKey(key); err != nil {
+	if err := tasks.CheckBlobKey(key); err != nil {
 		return nil, err
 	}
 	obj, err := b.client.GetObject(ctx, b.cfg.Bucket, b.object(key), minio.GetObjectOptions{})
@@ -152,7 +147,7 @@ func (b *Blobs) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, b.getErr(key, err)
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != key {
+	if tasks.BlobKey(data) != key {
 		return nil, fmt.Errorf("s3blob: get blob %s: content does not match its key", key)
 	}
 	return data, nil
@@ -168,7 +163,7 @@ func (b *Blobs) getErr(key string, err error) error {
 // Delete removes the data stored under key. Deleting an unknown key is not
 // an error.
 func (b *Blobs) Delete(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
+	if err := tasks.CheckBlobKey(key); err != nil {
 		return err
 	}
 	if err := b.client.RemoveObject(ctx, b.cfg.Bucket, b.object(key), minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
@@ -191,17 +186,4 @@ func isNotFound(err error) bool {
 		return true
 	}
 	return false
-}
-
-// checkKey accepts only what Put returns.
-func checkKey(key string) error {
-	if len(key) != 2*sha256.Size {
-		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
-	}
-	for _, c := range []byte(key) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return fmt.Errorf("%w: %q", ErrInvalidKey, key)
-		}
-	}
-	return nil
 }

@@ -48,7 +48,7 @@ import (
 // Jobs stored before references existed get theirs once, at start-up
 // (BackfillBlobRefs); until then their blobs are left alone, as before.
 
-// BlobDeleter deletes blobs; store.LocalBlobs and s3blob.Blobs implement
+// BlobDeleter deletes blobs; fsblob.Blobs and s3blob.Blobs implement
 // it.
 type BlobDeleter interface {
 	Delete(ctx context.Context, key string) error
@@ -141,7 +141,7 @@ return 1
 // again. A job not stored yet keeps the reference for an hour unless
 // CreateJob (or SetInput) makes it its own.
 func (s *Redis) RefBlob(ctx context.Context, key, id string) error {
-	if err := checkKey(key); err != nil {
+	if err := tasks.CheckBlobKey(key); err != nil {
 		return err
 	}
 	refs, lock := s.blobKeys(key)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
@@ -20,17 +21,17 @@ import (
 // blobBundle is a store that deletes from local blobs.
 type blobBundle struct {
 	testBundle
-	blobs *store.LocalBlobs
+	blobs *fsblob.Blobs
 	dir   string
 }
 
-// setupBlobs returns a store whose Config.Blobs is a fresh LocalBlobs,
+// setupBlobs returns a store whose Config.Blobs is a fresh fsblob.Blobs,
 // with retention.
 func setupBlobs(t *testing.T, retention time.Duration) blobBundle {
 	t.Helper()
 	client := redistest.New(t, redistest.DBStore)
 	dir := t.TempDir()
-	blobs, err := store.NewLocalBlobs(dir)
+	blobs, err := fsblob.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

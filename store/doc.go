@@ -82,7 +82,8 @@
 //
 // # Blobs
 //
-// LocalBlobs stores job inputs under a directory, content-addressed by their
+// The inputs themselves live in a blob backend beside this package (fsblob,
+// a local directory, or s3blob, a bucket), content-addressed by their
 // SHA-256 (tasks.BlobKey). Each job holds a reference to its input in Redis
 // (mmq:blob:{KEY}:refs, see RefBlob), so that DeleteJob and SweepBlobs
 // delete an input (through Config.Blobs) once no job uses it: nothing the

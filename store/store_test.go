@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
@@ -18,7 +19,7 @@ import (
 
 var (
 	_ worker.Store = (*store.Redis)(nil)
-	_ worker.Blobs = (*store.LocalBlobs)(nil)
+	_ worker.Blobs = (*fsblob.Blobs)(nil)
 )
 
 // testBundle is what a store test works with.

@@ -7,7 +7,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/mmq/mmq/store"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -52,7 +52,7 @@ func TestVideoPlanAndSummary(t *testing.T) {
 }
 
 func TestBlobPath(t *testing.T) {
-	blobs, err := store.NewLocalBlobs(t.TempDir())
+	blobs, err := fsblob.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

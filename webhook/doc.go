@@ -1,5 +1,7 @@
-// Package webhook builds, signs and delivers mmq's webhooks, following the
-// Standard Webhooks specification (https://www.standardwebhooks.com).
+// Package webhook signs and delivers mmq's webhooks, following the Standard
+// Webhooks specification (https://www.standardwebhooks.com). The messages
+// themselves are vocabulary, built in package tasks, so that the API and
+// the worker build them without this package.
 //
 // # Messages
 //
@@ -12,8 +14,9 @@
 //	          "links": {"job": "/v1/jobs/ID", "results": "/v1/jobs/ID/results"}}}
 //
 // with counts, metadata and links to the results, never the results
-// themselves. JobPayload and BatchPayload make it; the message id derives
-// from what ended and when, so building it twice gives the same id.
+// themselves. tasks.JobWebhookPayload and tasks.BatchWebhookPayload make
+// it; the message id derives from what ended and when, so building it twice
+// gives the same id.
 //
 // # Signatures
 //
@@ -33,9 +36,9 @@
 // tenant's; so a receiver holding the deployment's secret, or another
 // tenant's, cannot make a request that this tenant's receiver accepts.
 // The messages of every other tenant are signed with the deployment's.
-// JobPayload and BatchPayload copy the job's or batch's tenant into the
-// webhook:deliver payload (tasks.WebhookPayload.Tenant), so every attempt
-// and a redelivery choose the same secret (Deliverer.SignerFor) without
+// tasks.JobWebhookPayload and tasks.BatchWebhookPayload copy the job's or
+// batch's tenant into the webhook:deliver payload
+// (tasks.WebhookPayload.Tenant), so every attempt and a redelivery choose the same secret (Deliverer.SignerFor) without
 // reading the job. A task queued without a tenant is signed with the
 // deployment's secret. Tenant names are exact: "ACME" is not "acme".
 //

@@ -3,7 +3,6 @@ package webhook
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/mmq/mmq/tasks"
 )
 
 // Header names of a signed request.
@@ -21,15 +22,11 @@ const (
 )
 
 // secretPrefix starts every secret.
-const secretPrefix = "whsec_"
-
-// minKeyBytes is the shortest key accepted: the specification asks for 24
-// to 64 random bytes.
-const minKeyBytes = 24
+const secretPrefix = tasks.WebhookSecretPrefix
 
 // ErrBadSecret is wrapped by the errors about a secret that is not
 // "whsec_" + base64 of at least 24 bytes.
-var ErrBadSecret = errors.New("webhook: bad secret")
+var ErrBadSecret = tasks.ErrBadWebhookSecret
 
 // Signer signs messages with one or more secrets.
 type Signer struct {
@@ -39,14 +36,11 @@ type Signer struct {
 // NewSigner returns a signer for secret and, during a rotation, the
 // previous secrets that receivers may still hold.
 func NewSigner(secret string, previous ...string) (*Signer, error) {
+	if err := tasks.CheckWebhookSecrets(secret, previous...); err != nil {
+		return nil, err
+	}
 	s := &Signer{}
-	for i, sec := range append([]string{secret}, previous...) {
-		if err := checkSecret(sec); err != nil {
-			if i > 0 {
-				return nil, fmt.Errorf("previous secret %d: %w", i, err)
-			}
-			return nil, err
-		}
+	for _, sec := range append([]string{secret}, previous...) {
 		wh, err := standardwebhooks.NewWebhook(sec)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadSecret, err)
@@ -54,22 +48,6 @@ func NewSigner(secret string, previous ...string) (*Signer, error) {
 		s.keys = append(s.keys, wh)
 	}
 	return s, nil
-}
-
-// checkSecret refuses a secret without the prefix or with a short key.
-func checkSecret(secret string) error {
-	b64, ok := strings.CutPrefix(secret, secretPrefix)
-	if !ok {
-		return fmt.Errorf("%w: it must start with %q", ErrBadSecret, secretPrefix)
-	}
-	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return fmt.Errorf("%w: what follows %q is not standard base64", ErrBadSecret, secretPrefix)
-	}
-	if len(key) < minKeyBytes {
-		return fmt.Errorf("%w: the key has %d bytes; use at least %d (NewSecret makes one)", ErrBadSecret, len(key), minKeyBytes)
-	}
-	return nil
 }
 
 // NewSecret returns a new random secret of 32 bytes.

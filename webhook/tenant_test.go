@@ -53,12 +53,12 @@ func TestTenantSecrets(t *testing.T) {
 			var err error
 			if c.batch {
 				finished := time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC)
-				p, err = webhook.BatchPayload(&tasks.Batch{ID: "b1", Tenant: c.tenant, Status: tasks.BatchCompleted, Total: 1,
+				p, err = tasks.BatchWebhookPayload(&tasks.Batch{ID: "b1", Tenant: c.tenant, Status: tasks.BatchCompleted, Total: 1,
 					CallbackURL: srv.URL, CreatedAt: finished.Add(-time.Minute), FinishedAt: &finished})
 			} else {
 				j := endedJob()
 				j.Tenant, j.CallbackURL = c.tenant, srv.URL
-				p, err = webhook.JobPayload(j)
+				p, err = tasks.JobWebhookPayload(j)
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
@@ -41,7 +42,7 @@ func (b *testBundle) keysOf(t *testing.T, id string) []string {
 // other job goes too.
 func TestDeleteWhileProcessingSharedInput(t *testing.T) {
 	rdb := redistest.New(t, redistest.DBWorker)
-	blobs, err := store.NewLocalBlobs(t.TempDir())
+	blobs, err := fsblob.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

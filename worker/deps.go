@@ -136,7 +136,7 @@ type FrameSummarizer interface {
 }
 
 // blobPather is implemented by blob stores that keep inputs as local files
-// (store.LocalBlobs), which ffmpeg then reads in place.
+// (fsblob.Blobs), which ffmpeg then reads in place.
 type blobPather interface {
 	Path(key string) (string, error)
 }

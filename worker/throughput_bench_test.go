@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mmq/mmq/analyzer"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/pdftest"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/media"
@@ -196,7 +197,7 @@ func runPipeline(b *testing.B, rdb, probe *redis.Client, insp *asynq.Inspector, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	blobs, err := store.NewLocalBlobs(b.TempDir())
+	blobs, err := fsblob.New(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func measurePageResults(b *testing.B, rdb, probe *redis.Client, verbose bool) (p
 	if err != nil {
 		b.Fatal(err)
 	}
-	blobs, err := store.NewLocalBlobs(b.TempDir())
+	blobs, err := fsblob.New(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func (h *Handler) isVideo(job *tasks.Job, data []byte) bool {
 }
 
 // videoInPlace returns the input of a video job whose blob ffmpeg can read
-// where it is (store.LocalBlobs), so that the video is never read into
+// where it is (fsblob.Blobs), so that the video is never read into
 // memory. Other jobs load their input first.
 func (h *Handler) videoInPlace(job *tasks.Job, p tasks.AnalyzePayload) (VideoInput, bool) {
 	bp, ok := h.deps.Blobs.(blobPather)

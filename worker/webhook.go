@@ -12,7 +12,6 @@ import (
 
 	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
-	"github.com/mmq/mmq/webhook"
 )
 
 // announce enqueues the webhooks of job j, which has ended: its own when it
@@ -35,7 +34,7 @@ func (h *Handler) announce(ctx context.Context, j *tasks.Job, batchMayBeDone boo
 		}
 		batch = b
 	}
-	ts, err := webhook.EndTasks(j, batch, h.cfg.Webhooks)
+	ts, err := tasks.NewEndWebhookTasks(j, batch, h.cfg.Webhooks)
 	if err != nil {
 		return fmt.Errorf("worker: announce end of job %s: %w", j.ID, err)
 	}

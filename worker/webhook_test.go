@@ -140,7 +140,7 @@ func (b *hookBundle) endedJob(t *testing.T, url string) *tasks.Job {
 // announce enqueues j's webhook as the worker does when j ends.
 func (b *hookBundle) announce(t *testing.T, j *tasks.Job) tasks.WebhookPayload {
 	t.Helper()
-	p, err := webhook.JobPayload(j)
+	p, err := tasks.JobWebhookPayload(j)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestJobWithCallbackEndToEnd(t *testing.T) {
 	var msg struct {
 		Type      string
 		Timestamp time.Time
-		Data      webhook.JobData
+		Data      tasks.JobEventData
 	}
 	if err := json.Unmarshal(h.body, &msg); err != nil {
 		t.Fatal(err)
@@ -433,7 +433,7 @@ func TestBatchCompletedWebhook(t *testing.T) {
 	verify(t, h)
 	var msg struct {
 		Type string
-		Data webhook.BatchData
+		Data tasks.BatchEventData
 	}
 	if err := json.Unmarshal(h.body, &msg); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/store"
@@ -25,7 +26,7 @@ import (
 
 var (
 	_ worker.Store = (*store.Redis)(nil)
-	_ worker.Blobs = (*store.LocalBlobs)(nil)
+	_ worker.Blobs = (*fsblob.Blobs)(nil)
 )
 
 // fakeAnalyzer counts calls per page and runs an optional behaviour.
@@ -76,7 +77,7 @@ func (f *fakeAnalyzer) snapshot() (calls, finished map[string]int) {
 type testBundle struct {
 	rdb   *redis.Client
 	store *store.Redis
-	blobs *store.LocalBlobs
+	blobs *fsblob.Blobs
 }
 
 func setup(t testing.TB) *testBundle {
@@ -86,7 +87,7 @@ func setup(t testing.TB) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := store.NewLocalBlobs(t.TempDir())
+	blobs, err := fsblob.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/config"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/s3blob"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/worker"
@@ -22,7 +23,7 @@ type blobStore interface {
 
 // Both backends serve the API and the worker.
 var (
-	_ blobStore         = (*store.LocalBlobs)(nil)
+	_ blobStore         = (*fsblob.Blobs)(nil)
 	_ blobStore         = (*s3blob.Blobs)(nil)
 	_ api.Blobs         = blobStore(nil)
 	_ worker.Blobs      = blobStore(nil)
@@ -33,7 +34,7 @@ var (
 func (a *App) openBlobs(ctx context.Context) (blobStore, error) {
 	c := a.Config.Blobs
 	if c.Backend != config.BlobsS3 {
-		return store.NewLocalBlobs(c.Dir)
+		return fsblob.New(c.Dir)
 	}
 	b, err := s3blob.New(ctx, s3blob.Config{
 		Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket, Region: c.S3.Region,

@@ -1,5 +1,5 @@
 // Package blobtest is the conformance suite of mmq's input stores: every
-// backend (store.LocalBlobs, s3blob.Blobs) must pass Run, so that the API
+// backend (fsblob.Blobs, s3blob.Blobs) must pass Run, so that the API
 // and the worker can take any of them.
 package blobtest
 
@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"sync"
 	"testing"
+
+	"github.com/mmq/mmq/tasks"
 )
 
 // Blobs is what an input store offers.
@@ -68,11 +70,11 @@ func Run(t *testing.T, open func(t *testing.T) Blobs) {
 		b := open(t)
 		for _, key := range []string{"", "../../etc/passwd", "ab", "ZZ" + hex.EncodeToString(make([]byte, 31)),
 			hex.EncodeToString(make([]byte, 32)) + "/x"} {
-			if _, err := b.Get(ctx, key); err == nil || errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("get %q: %v, want an invalid-key error", key, err)
+			if _, err := b.Get(ctx, key); !errors.Is(err, tasks.ErrInvalidBlobKey) {
+				t.Errorf("get %q: %v, want tasks.ErrInvalidBlobKey", key, err)
 			}
-			if err := b.Delete(ctx, key); err == nil {
-				t.Errorf("delete %q: no error", key)
+			if err := b.Delete(ctx, key); !errors.Is(err, tasks.ErrInvalidBlobKey) {
+				t.Errorf("delete %q: %v, want tasks.ErrInvalidBlobKey", key, err)
 			}
 		}
 	})

@@ -23,6 +23,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
 )
@@ -162,7 +163,7 @@ func enqueueJobs(t *testing.T, rdb *redis.Client, blobDir, prefix string, n int)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := store.NewLocalBlobs(blobDir)
+	blobs, err := fsblob.New(blobDir)
 	if err != nil {
 		t.Fatal(err)
 	}

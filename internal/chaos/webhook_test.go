@@ -29,6 +29,7 @@ import (
 
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/store"
@@ -199,7 +200,7 @@ func TestWebhookReceiverDown(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: rp.addr(), MaxRetries: 20})
 	defer rdb.Close()
 	st, _ := store.New(rdb, store.Config{Prefix: "chaos"})
-	blobs, _ := store.NewLocalBlobs(blobDir)
+	blobs, _ := fsblob.New(blobDir)
 	queue := asynq.NewClientFromRedisClient(rdb)
 	defer queue.Close()
 	inspector := asynq.NewInspectorFromRedisClient(rdb)

@@ -28,6 +28,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mmq/mmq/config"
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/provider"
 	"github.com/mmq/mmq/ssrf"
@@ -205,7 +206,7 @@ func main() {
 	if err != nil {
 		logger.Fatal().Err(err).Msg("store")
 	}
-	lb, err := store.NewLocalBlobs(*blobs)
+	lb, err := fsblob.New(*blobs)
 	if err != nil {
 		logger.Fatal().Err(err).Msg("blobs")
 	}

@@ -1,4 +1,4 @@
-package store_test
+package fsblob_test
 
 import (
 	"bytes"
@@ -9,16 +9,17 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mmq/mmq/store"
+	"github.com/mmq/mmq/fsblob"
+	"github.com/mmq/mmq/tasks"
 )
 
-func TestLocalBlobs(t *testing.T) {
+func TestBlobs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "blobs")
-	b, err := store.NewLocalBlobs(dir)
+	b, err := fsblob.New(dir)
 	if err != nil {
-		t.Fatalf("NewLocalBlobs: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	data := []byte("%PDF-1.7 hello")
 	key, err := b.Put(ctx, data)
@@ -53,11 +54,11 @@ func TestLocalBlobs(t *testing.T) {
 	}
 }
 
-func TestLocalBlobsBadKeys(t *testing.T) {
+func TestBlobsBadKeys(t *testing.T) {
 	t.Parallel()
-	b, err := store.NewLocalBlobs(t.TempDir())
+	b, err := fsblob.New(t.TempDir())
 	if err != nil {
-		t.Fatalf("NewLocalBlobs: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	long := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	for _, key := range []string{
@@ -66,10 +67,10 @@ func TestLocalBlobsBadKeys(t *testing.T) {
 		"../456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	} {
-		if _, err := b.Get(context.Background(), key); !errors.Is(err, store.ErrInvalidBlobKey) {
+		if _, err := b.Get(context.Background(), key); !errors.Is(err, tasks.ErrInvalidBlobKey) {
 			t.Errorf("Get(%q) = %v; want ErrInvalidBlobKey", key, err)
 		}
-		if err := b.Delete(context.Background(), key); !errors.Is(err, store.ErrInvalidBlobKey) {
+		if err := b.Delete(context.Background(), key); !errors.Is(err, tasks.ErrInvalidBlobKey) {
 			t.Errorf("Delete(%q) = %v; want ErrInvalidBlobKey", key, err)
 		}
 	}

@@ -1,15 +1,15 @@
-package store_test
+package fsblob_test
 
 import (
 	"testing"
 
+	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/blobtest"
-	"github.com/mmq/mmq/store"
 )
 
-func TestLocalBlobsConformance(t *testing.T) {
+func TestBlobsConformance(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) blobtest.Blobs {
-		b, err := store.NewLocalBlobs(t.TempDir())
+		b, err := fsblob.New(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}

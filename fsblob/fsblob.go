@@ -1,8 +1,11 @@
-package store
+// Package fsblob keeps job inputs as files under a local directory,
+// content-addressed like s3blob: the key of some data is its SHA-256 in hex
+// (tasks.BlobKey). A directory shared by several processes on one host, or
+// a shared volume, serves the API and the workers alike.
+package fsblob
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,33 +15,29 @@ import (
 	"github.com/mmq/mmq/tasks"
 )
 
-// ErrInvalidBlobKey is wrapped by the errors for a key that is not 64
-// lowercase hex digits, the only form Put returns.
-var ErrInvalidBlobKey = errors.New("store: invalid blob key")
-
-// LocalBlobs keeps job inputs as files under a directory, content-addressed
+// Blobs keeps job inputs as files under a directory, content-addressed
 // by their SHA-256: the key of some data is its hex digest, and the data of
 // key ab12cd... is in ab/12/ab12cd.... It is safe for concurrent use, also by
 // several processes sharing the directory.
-type LocalBlobs struct {
+type Blobs struct {
 	dir string
 }
 
-// NewLocalBlobs returns blobs stored under dir, which it creates if needed.
-func NewLocalBlobs(dir string) (*LocalBlobs, error) {
+// New returns blobs stored under dir, which it creates if needed.
+func New(dir string) (*Blobs, error) {
 	if dir == "" {
-		return nil, errors.New("store: empty blob directory")
+		return nil, errors.New("fsblob: empty blob directory")
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("store: create blob directory: %w", err)
+		return nil, fmt.Errorf("fsblob: create blob directory: %w", err)
 	}
-	return &LocalBlobs{dir: dir}, nil
+	return &Blobs{dir: dir}, nil
 }
 
 // Put stores data and returns its key. Storing the same data again is a
 // no-op that returns the same key. A file appears complete or not at all:
 // it is written under a temporary name, synced and renamed.
-func (b *LocalBlobs) Put(ctx context.Context, data []byte) (string, error) {
+func (b *Blobs) Put(ctx context.Context, data []byte) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -48,10 +47,10 @@ func (b *LocalBlobs) Put(ctx context.Context, data []byte) (string, error) {
 		return key, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return "", fmt.Errorf("store: put blob %s: %w", key, err)
+		return "", fmt.Errorf("fsblob: put blob %s: %w", key, err)
 	}
 	if err := writeAtomic(path, data); err != nil {
-		return "", fmt.Errorf("store: put blob %s: %w", key, err)
+		return "", fmt.Errorf("fsblob: put blob %s: %w", key, err)
 	}
 	return key, nil
 }
@@ -83,49 +82,35 @@ func writeAtomic(path string, data []byte) (err error) {
 
 // Get returns the data stored under key. An unknown key gives an error
 // wrapping fs.ErrNotExist.
-func (b *LocalBlobs) Get(ctx context.Context, key string) ([]byte, error) {
+func (b *Blobs) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := checkKey(key); err != nil {
+	if err := tasks.CheckBlobKey(key); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(b.path(key))
 	if err != nil {
-		return nil, fmt.Errorf("store: get blob %s: %w", key, err)
+		return nil, fmt.Errorf("fsblob: get blob %s: %w", key, err)
 	}
 	return data, nil
 }
 
 // Delete removes the data stored under key. Deleting an unknown key is not
 // an error.
-func (b *LocalBlobs) Delete(ctx context.Context, key string) error {
+func (b *Blobs) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := checkKey(key); err != nil {
+	if err := tasks.CheckBlobKey(key); err != nil {
 		return err
 	}
 	if err := os.Remove(b.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("store: delete blob %s: %w", key, err)
+		return fmt.Errorf("fsblob: delete blob %s: %w", key, err)
 	}
 	return nil
 }
 
-func (b *LocalBlobs) path(key string) string {
+func (b *Blobs) path(key string) string {
 	return filepath.Join(b.dir, key[:2], key[2:4], key)
-}
-
-// checkKey accepts only what Put returns, so that no key can name a path
-// outside the directory.
-func checkKey(key string) error {
-	if len(key) != 2*sha256.Size {
-		return fmt.Errorf("%w: %q", ErrInvalidBlobKey, key)
-	}
-	for _, c := range []byte(key) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return fmt.Errorf("%w: %q", ErrInvalidBlobKey, key)
-		}
-	}
-	return nil
 }
