@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mmq/mmq/tasks"
 )
 
 // Economy units.
@@ -24,7 +26,7 @@ import (
 //	mmq:economy:q:QUEUE         zset  unit reference ("JOB/PAGE") -> when it
 //	                                  started waiting (unix ms), oldest first
 //	mmq:economy:t:QUEUE         hash  unit reference -> its ticket
-//	                                  (tasks.EconomyUnit.Ticket)
+//	                                  (tasks.tasks.EconomyUnit.Ticket)
 //
 // and per intent, a set of units taken to be sent as one provider batch:
 //
@@ -46,50 +48,7 @@ import (
 // which stores a page once: importing a provider batch's results again
 // after a crash writes nothing twice.
 
-// EconomyUnit is one unit waiting for, or sent in, a provider batch.
-type EconomyUnit struct {
-	JobID string
-	Page  int
-	// Ticket is the opaque tasks.EconomyPrep.Ticket.
-	Ticket json.RawMessage
-}
 
-// Ref is the unit's reference, "JOB/PAGE": its custom_id in the batch is
-// derived from it.
-func (u EconomyUnit) Ref() string { return u.JobID + "/" + strconv.Itoa(u.Page) }
-
-// ParseEconomyRef splits a unit reference made by EconomyUnit.Ref.
-func ParseEconomyRef(ref string) (jobID string, page int, err error) {
-	i := strings.LastIndexByte(ref, '/')
-	if i <= 0 {
-		return "", 0, fmt.Errorf("store: bad economy unit reference %q", ref)
-	}
-	page, err = strconv.Atoi(ref[i+1:])
-	if err != nil || page < 0 {
-		return "", 0, fmt.Errorf("store: bad economy unit reference %q", ref)
-	}
-	return ref[:i], page, nil
-}
-
-// Intent states.
-const (
-	IntentCreating  = "creating"
-	IntentSubmitted = "submitted"
-)
-
-// EconomyIntent is a set of units taken to be sent as one provider batch.
-type EconomyIntent struct {
-	ID    string
-	Queue string
-	Taken time.Time
-	// State is IntentCreating until the provider batch's id is recorded,
-	// then IntentSubmitted.
-	State string
-	// Batch is the provider batch's id once submitted.
-	Batch string
-	// Units counts the units without a result.
-	Units int
-}
 
 // ErrIntentClaimed is returned by ClaimBatch for an intent that is
 // submitted with another provider batch, or a batch that belongs to
@@ -142,14 +101,14 @@ return added
 // QueueUnits puts units in the queue of their provider and model to wait
 // for a provider batch. Queuing a unit again is harmless: it keeps its
 // place.
-func (s *Redis) QueueUnits(ctx context.Context, queue string, units []EconomyUnit) (int, error) {
+func (s *Redis) QueueUnits(ctx context.Context, queue string, units []tasks.EconomyUnit) (int, error) {
 	if len(units) == 0 {
 		return 0, nil
 	}
 	args := make([]any, 0, 3+2*len(units))
 	args = append(args, s.cfg.Prefix, queue, time.Now().UnixMilli())
 	for _, u := range units {
-		args = append(args, u.Ref(), string(u.Ticket))
+		args = append(args, u.Ref(), unitValue(u))
 	}
 	n, err := queueScript.Run(ctx, s.client, []string{s.economyKey("q", queue)}, args...).Int()
 	if err != nil {
@@ -201,7 +160,7 @@ return out
 // IntentCreating, and returns them. No units: no intent. A gatherer fills
 // a large intent in several takes (a few thousand units each, so that no
 // script holds Redis for long); taking into a submitted intent is an error.
-func (s *Redis) TakeUnits(ctx context.Context, queue, intent string, max int) ([]EconomyUnit, error) {
+func (s *Redis) TakeUnits(ctx context.Context, queue, intent string, max int) ([]tasks.EconomyUnit, error) {
 	if max <= 0 {
 		return nil, fmt.Errorf("store: take economy units: max %d", max)
 	}
@@ -213,14 +172,24 @@ func (s *Redis) TakeUnits(ctx context.Context, queue, intent string, max int) ([
 	return pairsToUnits(reply)
 }
 
-func pairsToUnits(flat []string) ([]EconomyUnit, error) {
-	units := make([]EconomyUnit, 0, len(flat)/2)
+// unitValue is what the economy hashes hold for a unit: its tries, a
+// space, its ticket.
+func unitValue(u tasks.EconomyUnit) string { return strconv.Itoa(u.Tries) + " " + string(u.Ticket) }
+
+func pairsToUnits(flat []string) ([]tasks.EconomyUnit, error) {
+	units := make([]tasks.EconomyUnit, 0, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
-		job, page, err := ParseEconomyRef(flat[i])
+		job, page, err := tasks.ParseEconomyRef(flat[i])
 		if err != nil {
 			return nil, err
 		}
-		units = append(units, EconomyUnit{JobID: job, Page: page, Ticket: json.RawMessage(flat[i+1])})
+		u := tasks.EconomyUnit{JobID: job, Page: page}
+		tries, ticket, _ := strings.Cut(flat[i+1], " ")
+		u.Tries, _ = strconv.Atoi(tries)
+		if ticket != "" {
+			u.Ticket = json.RawMessage(ticket)
+		}
+		units = append(units, u)
 	}
 	return units, nil
 }
@@ -228,10 +197,10 @@ func pairsToUnits(flat []string) ([]EconomyUnit, error) {
 // requeueScript moves units of an intent back to the intent's queue (all
 // of them when no ref is given) and, when it has none left, deletes the
 // intent, unless it was submitted and only some units move. ARGV: prefix,
-// intent, now_ms, drop_if_empty (1/0), refs... The reply is the number
-// moved.
+// intent, now_ms, drop_if_empty (1/0), count_try (1/0), refs... The reply
+// is the number moved.
 var requeueScript = redis.NewScript(economyLua + `
-local prefix, intent, now, drop = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, intent, now, drop, try = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local record = ekey(prefix, 'i', intent)
 local units = record .. ':units'
 local queue = redis.call('HGET', record, 'queue')
@@ -239,18 +208,22 @@ if not queue then
 	return 0
 end
 local refs = {}
-if #ARGV > 4 then
-	for i = 5, #ARGV do refs[#refs + 1] = ARGV[i] end
+if #ARGV > 5 then
+	for i = 6, #ARGV do refs[#refs + 1] = ARGV[i] end
 else
 	refs = redis.call('HKEYS', units)
 end
 local q, t = ekey(prefix, 'q', queue), ekey(prefix, 't', queue)
 local moved = 0
 for _, ref in ipairs(refs) do
-	local ticket = redis.call('HGET', units, ref)
-	if ticket then
+	local v = redis.call('HGET', units, ref)
+	if v then
+		if try == '1' then
+			local sp = string.find(v, ' ', 1, true)
+			v = tostring(tonumber(string.sub(v, 1, sp - 1)) + 1) .. string.sub(v, sp)
+		end
 		redis.call('ZADD', q, 'NX', now, ref)
-		redis.call('HSET', t, ref, ticket)
+		redis.call('HSET', t, ref, v)
 		redis.call('HDEL', units, ref)
 		moved = moved + 1
 	end
@@ -267,22 +240,22 @@ return moved
 // Unsend puts every unit of an intent whose provider batch was never
 // created back in its queue, in place, and deletes the intent.
 func (s *Redis) Unsend(ctx context.Context, intent string) (int, error) {
-	return s.requeue(ctx, intent, true, nil)
+	return s.requeue(ctx, intent, false, nil)
 }
 
 // Requeue puts the given units of an intent back in its queue to be sent
-// again (their requests errored or expired); the intent is deleted once no
-// unit is left in it.
-func (s *Redis) Requeue(ctx context.Context, intent string, units []EconomyUnit) (int, error) {
+// again (their requests errored or expired), one more try counted on each;
+// the intent is deleted once no unit is left in it.
+func (s *Redis) Requeue(ctx context.Context, intent string, units []tasks.EconomyUnit) (int, error) {
 	if len(units) == 0 {
 		return 0, nil
 	}
 	return s.requeue(ctx, intent, true, units)
 }
 
-func (s *Redis) requeue(ctx context.Context, intent string, drop bool, units []EconomyUnit) (int, error) {
+func (s *Redis) requeue(ctx context.Context, intent string, try bool, units []tasks.EconomyUnit) (int, error) {
 	record, _ := s.intentKeys(intent)
-	args := []any{s.cfg.Prefix, intent, time.Now().UnixMilli(), boolArg(drop)}
+	args := []any{s.cfg.Prefix, intent, time.Now().UnixMilli(), "1", boolArg(try)}
 	for _, u := range units {
 		args = append(args, u.Ref())
 	}
@@ -375,7 +348,7 @@ return left
 // DoneUnits drops units whose results are saved (or whose jobs ended) from
 // an intent, and returns how many are left; the intent goes with its last
 // unit.
-func (s *Redis) DoneUnits(ctx context.Context, intent string, units []EconomyUnit) (int, error) {
+func (s *Redis) DoneUnits(ctx context.Context, intent string, units []tasks.EconomyUnit) (int, error) {
 	record, _ := s.intentKeys(intent)
 	args := make([]any, 0, 2+len(units))
 	args = append(args, s.cfg.Prefix, intent)
@@ -391,7 +364,7 @@ func (s *Redis) DoneUnits(ctx context.Context, intent string, units []EconomyUni
 
 // GetIntent returns an intent; ErrNotFound when it is gone (done, or put
 // back).
-func (s *Redis) GetIntent(ctx context.Context, intent string) (*EconomyIntent, error) {
+func (s *Redis) GetIntent(ctx context.Context, intent string) (*tasks.EconomyIntent, error) {
 	record, units := s.intentKeys(intent)
 	pipe := s.client.Pipeline()
 	h := pipe.HGetAll(ctx, record)
@@ -404,7 +377,7 @@ func (s *Redis) GetIntent(ctx context.Context, intent string) (*EconomyIntent, e
 		return nil, fmt.Errorf("store: economy intent %s: %w", intent, ErrNotFound)
 	}
 	ms, _ := strconv.ParseInt(f["taken_ms"], 10, 64)
-	return &EconomyIntent{
+	return &tasks.EconomyIntent{
 		ID: intent, Queue: f["queue"], Taken: time.UnixMilli(ms).UTC(),
 		State: f["state"], Batch: f["batch"], Units: int(n.Val()),
 	}, nil
@@ -412,14 +385,14 @@ func (s *Redis) GetIntent(ctx context.Context, intent string) (*EconomyIntent, e
 
 // Intents lists the intents taken at or before until, oldest first, at
 // most limit (the poller's and the reconciler's work list).
-func (s *Redis) Intents(ctx context.Context, until time.Time, limit int) ([]*EconomyIntent, error) {
+func (s *Redis) Intents(ctx context.Context, until time.Time, limit int) ([]*tasks.EconomyIntent, error) {
 	ids, err := s.client.ZRangeByScore(ctx, s.economyKey("intents"), &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(until.UnixMilli(), 10), Count: int64(limit),
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: economy intents: %w", err)
 	}
-	out := make([]*EconomyIntent, 0, len(ids))
+	out := make([]*tasks.EconomyIntent, 0, len(ids))
 	for _, id := range ids {
 		in, err := s.GetIntent(ctx, id)
 		if errors.Is(err, ErrNotFound) {
@@ -436,7 +409,7 @@ func (s *Redis) Intents(ctx context.Context, until time.Time, limit int) ([]*Eco
 // IntentUnits calls fn with the units of an intent that have no result,
 // in pages of at most 1,000 (HSCAN): a provider batch of 100,000 units is
 // never read at once.
-func (s *Redis) IntentUnits(ctx context.Context, intent string, fn func([]EconomyUnit) error) error {
+func (s *Redis) IntentUnits(ctx context.Context, intent string, fn func([]tasks.EconomyUnit) error) error {
 	_, units := s.intentKeys(intent)
 	var cursor uint64
 	for {
@@ -460,17 +433,10 @@ func (s *Redis) IntentUnits(ctx context.Context, intent string, fn func([]Econom
 	}
 }
 
-// EconomyQueue is a queue's waiting units.
-type EconomyQueue struct {
-	Name    string
-	Waiting int
-	// Oldest is when its oldest unit started waiting (zero when none).
-	Oldest time.Time
-}
 
 // EconomyQueues lists the queues with waiting units, for the gatherer to
 // decide which to send (by count, or by the oldest unit's wait).
-func (s *Redis) EconomyQueues(ctx context.Context) ([]EconomyQueue, error) {
+func (s *Redis) EconomyQueues(ctx context.Context) ([]tasks.EconomyQueue, error) {
 	names, err := s.client.SMembers(ctx, s.economyKey("queues")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: economy queues: %w", err)
@@ -487,9 +453,9 @@ func (s *Redis) EconomyQueues(ctx context.Context) ([]EconomyQueue, error) {
 			return nil, fmt.Errorf("store: economy queues: %w", err)
 		}
 	}
-	out := make([]EconomyQueue, 0, len(names))
+	out := make([]tasks.EconomyQueue, 0, len(names))
 	for i, n := range names {
-		q := EconomyQueue{Name: n, Waiting: int(counts[i].Val())}
+		q := tasks.EconomyQueue{Name: n, Waiting: int(counts[i].Val())}
 		if z := oldest[i].Val(); len(z) > 0 {
 			q.Oldest = time.UnixMilli(int64(z[0].Score)).UTC()
 		}
@@ -500,7 +466,7 @@ func (s *Redis) EconomyQueues(ctx context.Context) ([]EconomyQueue, error) {
 
 // DropWaiting removes a job's waiting units from a queue (the job was
 // canceled or deleted before they were sent) and returns how many.
-func (s *Redis) DropWaiting(ctx context.Context, queue string, units []EconomyUnit) (int, error) {
+func (s *Redis) DropWaiting(ctx context.Context, queue string, units []tasks.EconomyUnit) (int, error) {
 	if len(units) == 0 {
 		return 0, nil
 	}

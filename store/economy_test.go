@@ -9,17 +9,18 @@ import (
 	"time"
 
 	"github.com/mmq/mmq/store"
+	"github.com/mmq/mmq/tasks"
 )
 
-func units(job string, pages ...int) []store.EconomyUnit {
-	us := make([]store.EconomyUnit, len(pages))
+func units(job string, pages ...int) []tasks.EconomyUnit {
+	us := make([]tasks.EconomyUnit, len(pages))
 	for i, p := range pages {
-		us[i] = store.EconomyUnit{JobID: job, Page: p, Ticket: []byte(fmt.Sprintf(`{"p":%d}`, p))}
+		us[i] = tasks.EconomyUnit{JobID: job, Page: p, Ticket: []byte(fmt.Sprintf(`{"p":%d}`, p))}
 	}
 	return us
 }
 
-func refs(us []store.EconomyUnit) []string {
+func refs(us []tasks.EconomyUnit) []string {
 	out := make([]string, len(us))
 	for i, u := range us {
 		out[i] = u.Ref()
@@ -30,8 +31,8 @@ func refs(us []store.EconomyUnit) []string {
 
 func intentRefs(t *testing.T, s *store.Redis, intent string) []string {
 	t.Helper()
-	var all []store.EconomyUnit
-	if err := s.IntentUnits(context.Background(), intent, func(us []store.EconomyUnit) error {
+	var all []tasks.EconomyUnit
+	if err := s.IntentUnits(context.Background(), intent, func(us []tasks.EconomyUnit) error {
 		all = append(all, us...)
 		return nil
 	}); err != nil {
@@ -75,11 +76,11 @@ func TestEconomyUnitLifecycle(t *testing.T) {
 	if more, err := s.TakeUnits(ctx, q, "i1", 1); err != nil || len(more) != 1 || more[0].JobID != "a" {
 		t.Fatalf("second take = %v, %v", more, err)
 	}
-	if want, have := []string{"a/1", "a/2", "a/3"}, intentRefs(t, s, "i1"); fmt.Sprint(want) != fmt.Sprint(have) {
+	if want, have := []string{"a_1", "a_2", "a_3"}, intentRefs(t, s, "i1"); fmt.Sprint(want) != fmt.Sprint(have) {
 		t.Fatalf("intent units = %v, want %v", have, want)
 	}
 	in, err := s.GetIntent(ctx, "i1")
-	if err != nil || in.State != store.IntentCreating || in.Units != 3 || in.Queue != q {
+	if err != nil || in.State != tasks.IntentCreating || in.Units != 3 || in.Queue != q {
 		t.Fatalf("GetIntent = %+v, %v", in, err)
 	}
 
@@ -119,14 +120,14 @@ func TestEconomyUnitLifecycle(t *testing.T) {
 
 	// Waiting now: b/1 and the requeued a/2. A crash before create: the
 	// intent is put back whole.
-	if got, err := s.TakeUnits(ctx, q, "i2", 10); err != nil || fmt.Sprint(refs(got)) != "[a/2 b/1]" {
+	if got, err := s.TakeUnits(ctx, q, "i2", 10); err != nil || fmt.Sprint(refs(got)) != "[a_2 b_1]" {
 		t.Fatalf("TakeUnits = %v, %v; want a/2, b/1", refs(got), err)
 	}
 	if qs, _ := s.EconomyQueues(ctx); len(qs) != 0 {
 		t.Fatalf("EconomyQueues after taking all = %+v, want none", qs)
 	}
 	ins, err := s.Intents(ctx, time.Now().Add(time.Second), 10)
-	if err != nil || len(ins) != 1 || ins[0].ID != "i2" || ins[0].State != store.IntentCreating {
+	if err != nil || len(ins) != 1 || ins[0].ID != "i2" || ins[0].State != tasks.IntentCreating {
 		t.Fatalf("Intents = %+v, %v", ins, err)
 	}
 	if n, err := s.Unsend(ctx, "i2"); err != nil || n != 2 {
@@ -143,7 +144,7 @@ func TestEconomyUnitLifecycle(t *testing.T) {
 	if n, err := s.DropWaiting(ctx, q, units("b", 1)); err != nil || n != 1 {
 		t.Fatalf("DropWaiting = %d, %v", n, err)
 	}
-	if got, _ := s.TakeUnits(ctx, q, "i3", 10); fmt.Sprint(refs(got)) != "[a/2]" {
+	if got, _ := s.TakeUnits(ctx, q, "i3", 10); fmt.Sprint(refs(got)) != "[a_2]" {
 		t.Fatalf("left after drop = %v, want a/2", refs(got))
 	}
 }
@@ -170,18 +171,5 @@ func TestEconomyLargeIntent(t *testing.T) {
 	}
 	if left, err := s.DoneUnits(ctx, "big-intent", got); err != nil || left != 0 {
 		t.Fatalf("DoneUnits = %d, %v", left, err)
-	}
-}
-
-func TestParseEconomyRef(t *testing.T) {
-	u := store.EconomyUnit{JobID: "job/with/slashes", Page: 7}
-	job, page, err := store.ParseEconomyRef(u.Ref())
-	if err != nil || job != u.JobID || page != 7 {
-		t.Fatalf("ParseEconomyRef(%q) = %q, %d, %v", u.Ref(), job, page, err)
-	}
-	for _, bad := range []string{"", "nopage", "/3", "a/-1", "a/x"} {
-		if _, _, err := store.ParseEconomyRef(bad); err == nil {
-			t.Errorf("ParseEconomyRef(%q): want an error", bad)
-		}
 	}
 }

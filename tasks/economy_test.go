@@ -16,3 +16,19 @@ func TestModeValid(t *testing.T) {
 		t.Error("Options.Economy: want true only for mode economy")
 	}
 }
+
+func TestParseEconomyRef(t *testing.T) {
+	u := tasks.EconomyUnit{JobID: "0190a8c2-7a1b-7c3d-9e4f-5a6b7c8d9e0f", Page: 7}
+	job, page, err := tasks.ParseEconomyRef(u.Ref())
+	if err != nil || job != u.JobID || page != 7 {
+		t.Fatalf("ParseEconomyRef(%q) = %q, %d, %v", u.Ref(), job, page, err)
+	}
+	if len(u.Ref()) > 64 {
+		t.Errorf("ref %q is longer than a custom_id may be", u.Ref())
+	}
+	for _, bad := range []string{"", "nopage", "_3", "a_-1", "a_x"} {
+		if _, _, err := tasks.ParseEconomyRef(bad); err == nil {
+			t.Errorf("ParseEconomyRef(%q): want an error", bad)
+		}
+	}
+}
