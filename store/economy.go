@@ -48,8 +48,6 @@ import (
 // which stores a page once: importing a provider batch's results again
 // after a crash writes nothing twice.
 
-
-
 // ErrIntentClaimed is returned by ClaimBatch for an intent that is
 // submitted with another provider batch, or a batch that belongs to
 // another intent.
@@ -432,7 +430,6 @@ func (s *Redis) IntentUnits(ctx context.Context, intent string, fn func([]tasks.
 		cursor = next
 	}
 }
-
 
 // EconomyQueues lists the queues with waiting units, for the gatherer to
 // decide which to send (by count, or by the oldest unit's wait).
