@@ -163,6 +163,7 @@ func (r submitRequest) inherit(shared submitRequest) submitRequest {
 	set(&r.Provider, shared.Provider)
 	set(&r.Instructions, shared.Instructions)
 	set(&r.Scope, shared.Scope)
+	set(&r.Mode, shared.Mode)
 	if len(r.Schema) == 0 {
 		r.Schema = shared.Schema
 	}

@@ -22,6 +22,9 @@ import (
 // page's bytes: the gatherer rebuilds each request from the job's input
 // when it creates the batch. Per provider and model ("queue"):
 //
+//	mmq:economy:units           hash  unit reference -> "" while it waits, its
+//	                                  intent once taken: a unit is queued once,
+//	                                  however often its job's run is retried
 //	mmq:economy:queues          set   the queues with waiting units
 //	mmq:economy:q:QUEUE         zset  unit reference ("JOB/PAGE") -> when it
 //	                                  started waiting (unix ms), oldest first
@@ -87,18 +90,22 @@ end
 var queueScript = redis.NewScript(economyLua + `
 local prefix, queue, now = ARGV[1], ARGV[2], ARGV[3]
 local q, t = ekey(prefix, 'q', queue), ekey(prefix, 't', queue)
+local where = ekey(prefix, 'units')
 local added = 0
 for i = 4, #ARGV, 2 do
-	added = added + redis.call('ZADD', q, 'NX', now, ARGV[i])
-	redis.call('HSET', t, ARGV[i], ARGV[i + 1])
+	if redis.call('HSETNX', where, ARGV[i], '') == 1 then
+		redis.call('ZADD', q, now, ARGV[i])
+		redis.call('HSET', t, ARGV[i], ARGV[i + 1])
+		added = added + 1
+	end
 end
 redis.call('SADD', ekey(prefix, 'queues'), queue)
 return added
 `)
 
 // QueueUnits puts units in the queue of their provider and model to wait
-// for a provider batch. Queuing a unit again is harmless: it keeps its
-// place.
+// for a provider batch and returns how many it added. A unit already
+// waiting or sent is left where it is: a retried run queues nothing twice.
 func (s *Redis) QueueUnits(ctx context.Context, queue string, units []tasks.EconomyUnit) (int, error) {
 	if len(units) == 0 {
 		return 0, nil
@@ -132,9 +139,11 @@ if #refs == 0 then
 end
 local out = {}
 local units = record .. ':units'
+local where = ekey(prefix, 'units')
 for _, ref in ipairs(refs) do
-	local ticket = redis.call('HGET', t, ref) or ''
+	local ticket = redis.call('HGET', t, ref) or '0 '
 	redis.call('HSET', units, ref, ticket)
+	redis.call('HSET', where, ref, intent)
 	out[#out + 1] = ref
 	out[#out + 1] = ticket
 end
@@ -222,6 +231,7 @@ for _, ref in ipairs(refs) do
 		end
 		redis.call('ZADD', q, 'NX', now, ref)
 		redis.call('HSET', t, ref, v)
+		redis.call('HSET', ekey(prefix, 'units'), ref, '')
 		redis.call('HDEL', units, ref)
 		moved = moved + 1
 	end
@@ -312,7 +322,7 @@ func (s *Redis) ClaimBatch(ctx context.Context, intent, batch string) (created b
 	case strings.Contains(err.Error(), "claimed"):
 		return false, fmt.Errorf("%w: intent %s, batch %s", ErrIntentClaimed, intent, batch)
 	case strings.Contains(err.Error(), "missing"):
-		return false, fmt.Errorf("store: economy intent %s: %w", intent, ErrNotFound)
+		return false, &tasks.Error{Code: tasks.CodeNotFound, Message: "economy intent " + intent + " not found", Err: ErrNotFound}
 	}
 	return false, fmt.Errorf("store: claim economy batch %s: %w", batch, err)
 }
@@ -334,7 +344,9 @@ local prefix, intent = ARGV[1], ARGV[2]
 local record = ekey(prefix, 'i', intent)
 local units = record .. ':units'
 for i = 3, #ARGV, 500 do
-	redis.call('HDEL', units, unpack(ARGV, i, math.min(i + 499, #ARGV)))
+	local j = math.min(i + 499, #ARGV)
+	redis.call('HDEL', units, unpack(ARGV, i, j))
+	redis.call('HDEL', ekey(prefix, 'units'), unpack(ARGV, i, j))
 end
 local left = redis.call('HLEN', units)
 if left == 0 then
@@ -372,7 +384,7 @@ func (s *Redis) GetIntent(ctx context.Context, intent string) (*tasks.EconomyInt
 	}
 	f := h.Val()
 	if len(f) == 0 {
-		return nil, fmt.Errorf("store: economy intent %s: %w", intent, ErrNotFound)
+		return nil, &tasks.Error{Code: tasks.CodeNotFound, Message: "economy intent " + intent + " not found", Err: ErrNotFound}
 	}
 	ms, _ := strconv.ParseInt(f["taken_ms"], 10, 64)
 	return &tasks.EconomyIntent{
@@ -393,7 +405,7 @@ func (s *Redis) Intents(ctx context.Context, until time.Time, limit int) ([]*tas
 	out := make([]*tasks.EconomyIntent, 0, len(ids))
 	for _, id := range ids {
 		in, err := s.GetIntent(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if tasks.ErrorCode(err) == tasks.CodeNotFound {
 			continue
 		}
 		if err != nil {
@@ -475,6 +487,7 @@ func (s *Redis) DropWaiting(ctx context.Context, queue string, units []tasks.Eco
 	pipe := s.client.TxPipeline()
 	n := pipe.ZRem(ctx, s.economyKey("q", queue), refs...)
 	pipe.HDel(ctx, s.economyKey("t", queue), hrefs...)
+	pipe.HDel(ctx, s.economyKey("units"), hrefs...)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("store: drop economy units of %s: %w", queue, err)
 	}

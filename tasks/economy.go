@@ -50,6 +50,8 @@ type EconomyPollPayload struct {
 	// Intent is the store's record of the units sent (or about to be) as
 	// one provider batch.
 	Intent string `json:"intent"`
+	// Poll counts the polls before this one, for the backoff.
+	Poll int `json:"poll,omitempty"`
 }
 
 // EconomyPrep is a unit prepared for a provider batch.

@@ -56,12 +56,15 @@ type Config struct {
 	// BlobSweepInterval is how often the worker deletes the inputs of jobs
 	// that expired or were deleted (Deps.Sweeper). Defaults to 1 minute.
 	BlobSweepInterval time.Duration
+	// Economy tunes economy mode (see EconomyConfig's defaults).
+	Economy EconomyConfig
 }
 
 // DefaultTaskCheckInterval is Config.TaskCheckInterval's default.
 const DefaultTaskCheckInterval = 10 * time.Millisecond
 
 func (c *Config) setDefaults() {
+	c.Economy.setDefaults()
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
 	}
