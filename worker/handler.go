@@ -182,6 +182,7 @@ func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayloa
 			return err
 		}
 	}
+	defer h.prepareDocument(ctx, job, data, password, n)()
 	src := documentUnits(ctx, doc, job, p.Options.Task, done)
 	if job.Options.Scope != tasks.ScopeDocument {
 		// A job of scope document is combined after its pages: its last
