@@ -1,14 +1,13 @@
 package analyzer
 
 import (
-	"github.com/mmq/mmq/tasks"
-
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/mmq/mmq/internal/pdfsyntax"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
@@ -17,12 +16,8 @@ import (
 const (
 	// maxFormDepth bounds the nesting of form XObjects that are walked.
 	maxFormDepth = 16
-	// maxStreamBytes bounds one decoded content or form stream.
-	maxStreamBytes = tasks.MaxDecodedBytes
 	// maxOperands bounds the operand stack; a longer run is garbage.
 	maxOperands = 64
-	// maxArray bounds the elements kept of one array operand.
-	maxArray = 1 << 14
 	// maxWarnings bounds the warnings reported for one page.
 	maxWarnings = 8
 	// checkEvery is how many operators the scanner runs between looks at
@@ -43,7 +38,7 @@ type contentScan struct {
 	images   int
 	warnings []string
 	// tooLarge says the page's content decodes to more than
-	// maxStreamBytes: most likely a decompression bomb.
+	// pdfsyntax.MaxDecoded: most likely a decompression bomb.
 	tooLarge bool
 }
 
@@ -78,12 +73,12 @@ func scanPage(ctx context.Context, xref *model.XRefTable, d, res types.Dict) con
 		walked:    map[int]bool{},
 		composite: map[int]bool{},
 	}
-	content, err := pageContent(xref, d, maxStreamBytes)
-	tooLarge := errors.Is(err, errContentTooLarge)
+	content, _, err := pdfsyntax.Content(xref, d["Contents"])
+	tooLarge := errors.Is(err, pdfsyntax.ErrTooLarge)
 	switch {
-	case errors.Is(err, model.ErrNoContent):
+	case errors.Is(err, pdfsyntax.ErrNoContent):
 	case tooLarge:
-		s.warn("page content stream larger than %d bytes skipped", maxStreamBytes)
+		s.warn("page content stream larger than %d bytes skipped", pdfsyntax.MaxDecoded)
 	case err != nil:
 		s.warn("page content stream unreadable: %v", err)
 	default:
@@ -113,34 +108,34 @@ func (s *pageScanner) warn(format string, args ...any) {
 
 // operand is one operand on the stack: a token, or an array of them.
 type operand struct {
-	token
-	arr []token
+	pdfsyntax.Token
+	arr []pdfsyntax.Token
 }
 
 // scan interprets one content stream with resources res.
 func (s *pageScanner) scan(content []byte, res types.Dict, depth int) {
-	lx := &lexer{data: content}
+	lx := pdfsyntax.NewLexer(content)
 	// composite says the font selected last is a Type0 one.
 	composite := false
 	stack := make([]operand, 0, 16)
 	for {
-		tok := lx.next()
-		switch tok.kind {
-		case tokEOF:
+		tok := lx.Next()
+		switch tok.Kind {
+		case pdfsyntax.EOF:
 			return
-		case tokArrayStart:
-			stack = append(stack, operand{token: tok, arr: readArray(lx)})
-		case tokDictStart:
-			skipDict(lx)
-			stack = append(stack, operand{token: tok})
-		case tokKeyword:
-			s.operator(string(tok.text), stack, &composite, res, depth, lx)
+		case pdfsyntax.ArrayStart:
+			stack = append(stack, operand{Token: tok, arr: lx.ReadArray()})
+		case pdfsyntax.DictStart:
+			lx.SkipDict()
+			stack = append(stack, operand{Token: tok})
+		case pdfsyntax.Keyword:
+			s.operator(string(tok.Text), stack, &composite, res, depth, lx)
 			stack = stack[:0]
 			if s.ops++; s.ops%checkEvery == 0 && s.ctx.Err() != nil {
 				return
 			}
 		default:
-			stack = append(stack, operand{token: tok})
+			stack = append(stack, operand{Token: tok})
 		}
 		if len(stack) > maxOperands {
 			stack = stack[:0]
@@ -148,48 +143,8 @@ func (s *pageScanner) scan(content []byte, res types.Dict, depth int) {
 	}
 }
 
-// readArray reads the elements of an array whose '[' was just read. Nested
-// arrays and dictionaries, which no text or XObject operator takes, are
-// skipped, without recursion: nesting depth is up to the file.
-func readArray(lx *lexer) []token {
-	var out []token
-	for depth := 1; ; {
-		tok := lx.next()
-		switch tok.kind {
-		case tokEOF:
-			return out
-		case tokArrayEnd:
-			if depth--; depth == 0 {
-				return out
-			}
-		case tokArrayStart:
-			depth++
-		case tokDictStart:
-			skipDict(lx)
-		default:
-			if depth == 1 && len(out) < maxArray {
-				out = append(out, tok)
-			}
-		}
-	}
-}
-
-// skipDict moves past a dictionary whose '<<' was just read.
-func skipDict(lx *lexer) {
-	for depth := 1; depth > 0; {
-		switch lx.next().kind {
-		case tokEOF:
-			return
-		case tokDictStart:
-			depth++
-		case tokDictEnd:
-			depth--
-		}
-	}
-}
-
 // operator applies one content stream operator with its operands.
-func (s *pageScanner) operator(op string, args []operand, composite *bool, res types.Dict, depth int, lx *lexer) {
+func (s *pageScanner) operator(op string, args []operand, composite *bool, res types.Dict, depth int, lx *pdfsyntax.Lexer) {
 	// Operands count from the end: extra leading operands are garbage.
 	last := operand{}
 	if len(args) > 0 {
@@ -197,34 +152,34 @@ func (s *pageScanner) operator(op string, args []operand, composite *bool, res t
 	}
 	switch op {
 	case "Tf":
-		if len(args) >= 2 && args[len(args)-2].kind == tokName {
-			*composite = s.font(res, string(args[len(args)-2].text))
+		if len(args) >= 2 && args[len(args)-2].Kind == pdfsyntax.Name {
+			*composite = s.font(res, string(args[len(args)-2].Text))
 		}
 	case "Tj", "TJ", "'", `"`:
 		s.chars += shownChars(last, *composite)
 	case "Do":
-		if last.kind == tokName {
-			s.xObject(res, string(last.text), depth)
+		if last.Kind == pdfsyntax.Name {
+			s.xObject(res, string(last.Text), depth)
 		}
 	case "scn", "SCN":
-		if last.kind == tokName {
-			s.pattern(res, string(last.text), depth)
+		if last.Kind == pdfsyntax.Name {
+			s.pattern(res, string(last.Text), depth)
 		}
 	case "ID":
-		lx.skipInlineImage()
+		lx.SkipInlineImage()
 	}
 }
 
 // shownChars estimates the characters a Tj string or TJ array shows.
 func shownChars(o operand, composite bool) int {
 	n := 0
-	switch o.kind {
-	case tokString:
-		n = len(o.text)
-	case tokArrayStart:
+	switch o.Kind {
+	case pdfsyntax.String:
+		n = len(o.Text)
+	case pdfsyntax.ArrayStart:
 		for _, el := range o.arr {
-			if el.kind == tokString {
-				n += len(el.text)
+			if el.Kind == pdfsyntax.String {
+				n += len(el.Text)
 			}
 		}
 	}
@@ -237,24 +192,9 @@ func shownChars(o operand, composite bool) int {
 // resource returns the entry name of category in res, resolved, and its
 // object number, 0 for a direct object.
 func (s *pageScanner) resource(res types.Dict, category, name string) (types.Object, int) {
-	if res == nil {
-		return nil, 0
-	}
-	sub, err := s.xref.DereferenceDict(res[category])
-	if err != nil || sub == nil {
-		return nil, 0
-	}
+	sub, _ := pdfsyntax.Resolve(s.xref, res[category]).(types.Dict)
 	o := sub[name]
-	objNr := 0
-	if ir, ok := o.(types.IndirectRef); ok {
-		objNr = ir.ObjectNumber.Value()
-	}
-	o, err = s.xref.Dereference(o)
-	if err != nil {
-		s.warn("%s resource %s unreadable: %v", category, name, err)
-		return nil, 0
-	}
-	return o, objNr
+	return pdfsyntax.Resolve(s.xref, o), pdfsyntax.ObjectNumber(o)
 }
 
 // font records the base font of font resource name and reports whether it
@@ -286,12 +226,8 @@ func (s *pageScanner) baseFont(d types.Dict) string {
 	if kid := s.descendant(d); kid != nil {
 		d = kid
 	}
-	o, err := s.xref.Dereference(d["BaseFont"])
-	if err != nil {
-		return ""
-	}
 	var name string
-	switch v := o.(type) {
+	switch v := pdfsyntax.Resolve(s.xref, d["BaseFont"]).(type) {
 	case types.Name:
 		name = v.Value()
 	case types.StringLiteral:
@@ -308,24 +244,12 @@ func (s *pageScanner) descendant(d types.Dict) types.Dict {
 	if st := d.Subtype(); st == nil || *st != "Type0" {
 		return nil
 	}
-	kids, err := s.xref.DereferenceArray(d["DescendantFonts"])
-	if err != nil || len(kids) == 0 {
+	kids, _ := pdfsyntax.Resolve(s.xref, d["DescendantFonts"]).(types.Array)
+	if len(kids) == 0 {
 		return nil
 	}
-	kid, err := s.xref.DereferenceDict(kids[0])
-	if err != nil {
-		return nil
-	}
+	kid, _ := pdfsyntax.Resolve(s.xref, kids[0]).(types.Dict)
 	return kid
-}
-
-// decode decodes sd, a copy owned by the scanner, and returns its data.
-func (s *pageScanner) decode(sd *types.StreamDict, what string) ([]byte, bool) {
-	if err := sd.DecodeWithLimit(maxStreamBytes); err != nil {
-		s.warn("%s undecodable: %v", what, err)
-		return nil, false
-	}
-	return sd.Content, true
 }
 
 // xObject counts image XObject name and walks form XObject name.
@@ -341,7 +265,7 @@ func (s *pageScanner) xObject(res types.Dict, name string, depth int) {
 	case *st == "Image":
 		s.images[objNr] = true
 	case *st == "Form":
-		s.walk(&sd, objNr, res, "form XObject "+name, depth)
+		s.walk(sd, objNr, res, "form XObject "+name, depth)
 	}
 }
 
@@ -354,13 +278,13 @@ func (s *pageScanner) pattern(res types.Dict, name string, depth int) {
 		return
 	}
 	if pt := sd.Dict.IntEntry("PatternType"); pt != nil && *pt == 1 {
-		s.walk(&sd, objNr, res, "pattern "+name, depth)
+		s.walk(sd, objNr, res, "pattern "+name, depth)
 	}
 }
 
 // walk scans the content of form or pattern stream sd, object objNr, once.
 // Without Resources of its own it uses res, those of where it is painted.
-func (s *pageScanner) walk(sd *types.StreamDict, objNr int, res types.Dict, what string, depth int) {
+func (s *pageScanner) walk(sd types.StreamDict, objNr int, res types.Dict, what string, depth int) {
 	if s.walked[objNr] {
 		return
 	}
@@ -369,11 +293,12 @@ func (s *pageScanner) walk(sd *types.StreamDict, objNr int, res types.Dict, what
 		s.warn("forms and patterns nested deeper than %d skipped", maxFormDepth)
 		return
 	}
-	content, ok := s.decode(sd, what)
-	if !ok {
+	content, err := pdfsyntax.Decode(sd)
+	if err != nil {
+		s.warn("%s undecodable: %v", what, err)
 		return
 	}
-	if r, err := s.xref.DereferenceDict(sd.Dict["Resources"]); err == nil && r != nil {
+	if r, ok := pdfsyntax.Resolve(s.xref, sd.Dict["Resources"]).(types.Dict); ok {
 		res = r
 	}
 	s.scan(content, res, depth+1)

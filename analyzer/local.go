@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"mime"
 	"os/exec"
+	"sync"
 	"time"
 
 	"github.com/mmq/mmq/tasks"
@@ -45,6 +46,9 @@ type LocalConfig struct {
 	// Timeout bounds one pdftotext run; a page that takes longer has no
 	// text (TextSourceNone) and a warning. Defaults to 30 seconds.
 	Timeout time.Duration
+	// ChunkPages is how many pages one pdftotext run reads of a document
+	// prepared with PrepareDocument. Defaults to DefaultChunkPages.
+	ChunkPages int
 }
 
 func (c *LocalConfig) setDefaults() {
@@ -54,12 +58,18 @@ func (c *LocalConfig) setDefaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
 	}
+	if c.ChunkPages == 0 {
+		c.ChunkPages = DefaultChunkPages
+	}
 }
 
 // Validate reports a configuration that cannot work.
 func (c LocalConfig) Validate() error {
 	if c.Timeout < 0 {
 		return fmt.Errorf("analyzer: LocalConfig.Timeout must not be negative, got %v", c.Timeout)
+	}
+	if c.ChunkPages < 0 {
+		return fmt.Errorf("analyzer: LocalConfig.ChunkPages must not be negative, got %d", c.ChunkPages)
 	}
 	return nil
 }
@@ -68,11 +78,16 @@ func (c LocalConfig) Validate() error {
 // PageFacts, read with pdfcpu and pdftotext, and for each video frame those
 // of FrameFacts, without calling any model. It is safe for concurrent use.
 type Local struct {
-	timeout time.Duration
+	timeout    time.Duration
+	chunkPages int
 	// pdfToText is the resolved pdftotext path, "" when none was found.
 	pdfToText string
 	// missing is why pdfToText is "", nil when it was found.
 	missing error
+
+	// docs holds the documents PrepareDocument prepared, by job ID.
+	docsMu sync.Mutex
+	docs   map[string]*docText
 }
 
 // NewLocal returns a local analyzer configured by cfg. It looks pdftotext up
@@ -82,7 +97,7 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Local{timeout: cfg.Timeout}
+	l := &Local{timeout: cfg.Timeout, chunkPages: cfg.ChunkPages, docs: map[string]*docText{}}
 	if path, err := exec.LookPath(cfg.PDFToTextPath); err == nil {
 		l.pdfToText = path
 	} else {
@@ -164,7 +179,7 @@ func (l *Local) analyzePage(ctx context.Context, u tasks.Unit) (*PageFacts, erro
 	// timeout of CPU on a page that has no text worth the wait.
 	text, source := "", TextSourceNone
 	if !page.scan.tooLarge {
-		t, truncated, err := pdfToText(ctx, l.pdfToText, l.timeout, u.Data, maxTextBytes)
+		t, truncated, err := l.pageText(ctx, u)
 		switch {
 		case err == nil:
 			text, source = t, TextSourcePDFToText
@@ -179,6 +194,16 @@ func (l *Local) analyzePage(ctx context.Context, u tasks.Unit) (*PageFacts, erro
 	}
 	facts.setText(text, source)
 	return facts, nil
+}
+
+// pageText returns the text of page unit u: from its document's chunk when
+// the document was prepared, else from a pdftotext run on the page.
+func (l *Local) pageText(ctx context.Context, u tasks.Unit) (string, bool, error) {
+	t, truncated, ok, err := l.preparedText(ctx, u.JobID, u.Index)
+	if ok || err != nil {
+		return t, truncated, err
+	}
+	return pdfToText(ctx, l.pdfToText, l.timeout, u.Data, maxTextBytes)
 }
 
 // checkPDFUnit rejects a document unit that cannot hold a PDF. An empty MIME

@@ -476,3 +476,38 @@ func FuzzLocalAnalyze(f *testing.F) {
 		}
 	})
 }
+
+// TestPrepareDocumentWithoutPDFToText: without pdftotext there is nothing to
+// prepare, and the page still fails with CodePDFToTextUnavailable.
+func TestPrepareDocumentWithoutPDFToText(t *testing.T) {
+	t.Parallel()
+	l, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: "no-such-pdftotext-binary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := readTestdata(t, "hello.pdf")
+	release := l.PrepareDocument(t.Context(), "job-1", hello, 1)
+	defer release()
+	if _, err := l.Analyze(t.Context(), pdfUnit(1, hello)); tasks.ErrorCode(err) != tasks.CodePDFToTextUnavailable {
+		t.Errorf("Analyze of a prepared page without pdftotext: %v, want %s", err, tasks.CodePDFToTextUnavailable)
+	}
+}
+
+// TestPrepareDocumentFallsBack: a chunk whose output does not split into its
+// pages (here a pdftotext that prints no form feed) leaves each page to a
+// run of its own, with the same text; a second release is harmless.
+func TestPrepareDocumentFallsBack(t *testing.T) {
+	t.Parallel()
+	l, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: fakePDFToText(t, `case "$*" in *"-f "*) echo chunk;; *) echo page;; esac`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := readTestdata(t, "hello.pdf")
+	release := l.PrepareDocument(t.Context(), "job-1", hello, 1)
+	f := analyze(t, l, pdfUnit(1, hello))
+	release()
+	release()
+	if f.Text != "page" {
+		t.Errorf("text %q, want the single page's run's %q", f.Text, "page")
+	}
+}

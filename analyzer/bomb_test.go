@@ -14,7 +14,7 @@ import (
 // TestLocalDecompressionBomb analyzes a page whose content stream is 17 KB
 // of Flate inside Flate that inflates to 4 GiB of blanks. The page is
 // analyzed, with a warning, and the content is never held whole: before
-// pageContent bounded it, pdfcpu's PageContent allocated 2.3 GB here, and
+// pdfsyntax.Content bounded it, pdfcpu's PageContent allocated 2.3 GB here, and
 // pdftotext spent its 30 s timeout inflating it.
 func TestLocalDecompressionBomb(t *testing.T) {
 	l := setup(t) // pdftotext, which must not be run on the bomb
