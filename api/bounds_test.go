@@ -17,6 +17,7 @@ import (
 
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -86,17 +87,13 @@ func TestUploadBudget(t *testing.T) {
 		}()
 	}
 	// Wait until the two hold their bytes: a third 1 MiB upload no longer fits.
-	deadline := time.Now().Add(10 * time.Second)
 	var resp *http.Response
 	var data []byte
-	for time.Now().Before(deadline) {
+	testwait.Until(context.Background(), 10*time.Second, func() bool {
 		resp, data = b.do(t, http.MethodPost, "/v1/jobs", "multipart/form-data; boundary=x",
 			bytes.NewReader(multipartFile(t, bytes.Repeat([]byte("b"), 1<<20+512<<10))))
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
 	if resp.StatusCode != http.StatusServiceUnavailable || !bytes.Contains(data, []byte(`"busy"`)) || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("upload over the budget: %d %s (Retry-After %q)", resp.StatusCode, data, resp.Header.Get("Retry-After"))
 	}
@@ -107,14 +104,10 @@ func TestUploadBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+	testwait.Until(context.Background(), 10*time.Second, func() bool {
 		resp, data = b.do(t, http.MethodPost, "/v1/jobs", "multipart/form-data; boundary=x", bytes.NewReader(multipartFile(t, pdf)))
-		if resp.StatusCode == http.StatusAccepted || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return resp.StatusCode == http.StatusAccepted
+	})
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("after the budget came back: %d %s", resp.StatusCode, data)
 	}

@@ -80,9 +80,9 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultMaxUploadBytes   = 100 << 20
-	DefaultMaxPages         = 2000
-	DefaultMaxFrames        = 300
+	DefaultMaxUploadBytes   = tasks.DefaultMaxUploadBytes
+	DefaultMaxPages         = tasks.DefaultMaxPages
+	DefaultMaxFrames        = tasks.DefaultMaxFrames
 	DefaultTask             = "general_qa"
 	DefaultReadinessTimeout = 2 * time.Second
 )
@@ -108,10 +108,10 @@ func (c *Config) setDefaults() {
 		c.ReadinessTimeout = DefaultReadinessTimeout
 	}
 	if c.MaxBatchJobs == 0 {
-		c.MaxBatchJobs = 10000
+		c.MaxBatchJobs = tasks.DefaultMaxBatchJobs
 	}
 	if c.MaxBatchUploadBytes == 0 {
-		c.MaxBatchUploadBytes = 1 << 30
+		c.MaxBatchUploadBytes = tasks.DefaultMaxBatchUploadBytes
 	}
 	if c.MaxConcurrentInspections == 0 {
 		c.MaxConcurrentInspections = runtime.GOMAXPROCS(0)
@@ -154,6 +154,12 @@ func (c *Config) Validate() error {
 			c.MaxUploadBytesInFlight, max(c.MaxUploadBytes+formOverhead, c.MaxBatchUploadBytes))
 	}
 	if err := c.Streams.Validate(); err != nil {
+		return err
+	}
+	if err := c.Enqueue.Validate(); err != nil {
+		return err
+	}
+	if err := c.Webhooks.Validate(); err != nil {
 		return err
 	}
 	return c.Auth.Validate()

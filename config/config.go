@@ -18,7 +18,9 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/mmq/mmq/ssrf"
+	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
+	"github.com/mmq/mmq/worker"
 )
 
 // Config is mmq's whole configuration.
@@ -371,7 +373,10 @@ type SSRF struct {
 	AllowedNetworks []string `mapstructure:"allowed_networks"`
 }
 
-// Defaults maps every key to its default value.
+// Defaults maps every key to its default value. A default that a package
+// applies to its own zero value is that package's exported constant; the
+// API's (api.Default*), media's and the webhook and provider packages'
+// this package may not import, and cmd/mmq's tests check that they agree.
 var Defaults = map[string]any{
 	"redis.addr":     "",
 	"redis.username": "",
@@ -403,32 +408,32 @@ var Defaults = map[string]any{
 	"api.tls_cert_file":              "",
 	"api.tls_key_file":               "",
 
-	"worker.concurrency":                 4,
-	"worker.page_concurrency":            8,
-	"worker.process_page_concurrency":    16,
-	"worker.page_attempts":               3,
-	"worker.page_backoff_base":           "500ms",
-	"worker.page_backoff_cap":            "10s",
-	"worker.task_check_interval":         "10ms",
-	"worker.delayed_task_check_interval": "1s",
-	"worker.blob_sweep_interval":         "1m",
-	"worker.shutdown_timeout":            "30s",
+	"worker.concurrency":                 worker.DefaultConcurrency,
+	"worker.page_concurrency":            worker.DefaultPageConcurrency,
+	"worker.process_page_concurrency":    worker.DefaultProcessPageConcurrency,
+	"worker.page_attempts":               worker.DefaultPageAttempts,
+	"worker.page_backoff_base":           duration(worker.DefaultPageBackoffBase),
+	"worker.page_backoff_cap":            duration(worker.DefaultPageBackoffCap),
+	"worker.task_check_interval":         duration(worker.DefaultTaskCheckInterval),
+	"worker.delayed_task_check_interval": duration(worker.DefaultDelayedTaskCheckInterval),
+	"worker.blob_sweep_interval":         duration(worker.DefaultBlobSweepInterval),
+	"worker.shutdown_timeout":            duration(worker.DefaultShutdownTimeout),
 	"worker.repair_pdf":                  true,
-	"worker.fetch_timeout":               "60s",
+	"worker.fetch_timeout":               duration(worker.DefaultFetchTimeout),
 	"worker.gc_percent":                  50,
 
-	"tasks.timeout":    "30m",
-	"tasks.max_retry":  3,
-	"tasks.retention":  "24h",
-	"tasks.retry_base": "60s",
-	"tasks.retry_cap":  "1h",
+	"tasks.timeout":    duration(tasks.DefaultTaskTimeout),
+	"tasks.max_retry":  tasks.DefaultTaskMaxRetry,
+	"tasks.retention":  duration(tasks.DefaultTaskRetention),
+	"tasks.retry_base": duration(tasks.DefaultBackoffBase),
+	"tasks.retry_cap":  duration(tasks.DefaultBackoffCap),
 
-	"store.prefix":                "mmq",
-	"store.retention":             "168h",
-	"store.notifications_max_len": 100000,
+	"store.prefix":                store.DefaultPrefix,
+	"store.retention":             duration(store.DefaultRetention),
+	"store.notifications_max_len": store.DefaultNotificationsMaxLen,
 	"store.notifications_max_age": "0s",
 	"store.password_ttl":          "0s",
-	"store.max_page_result_bytes": 1 << 20,
+	"store.max_page_result_bytes": store.DefaultMaxPageResultBytes,
 
 	"blobs.backend":       "local",
 	"blobs.dir":           "./data/blobs",
@@ -440,8 +445,8 @@ var Defaults = map[string]any{
 	"blobs.s3.use_ssl":    true,
 	"blobs.s3.prefix":     "blobs/",
 
-	"limits.max_upload_bytes": 104857600,
-	"limits.max_pages":        2000,
+	"limits.max_upload_bytes": tasks.DefaultMaxUploadBytes,
+	"limits.max_pages":        tasks.DefaultMaxPages,
 
 	"log.level":  "info",
 	"log.format": "auto",
@@ -459,15 +464,15 @@ var Defaults = map[string]any{
 	"auth.rate_limit": 50,
 	"auth.burst":      100,
 
-	"limits.max_batch_jobs":         10000,
-	"limits.max_batch_upload_bytes": 1073741824,
+	"limits.max_batch_jobs":         tasks.DefaultMaxBatchJobs,
+	"limits.max_batch_upload_bytes": tasks.DefaultMaxBatchUploadBytes,
 
 	"tools.pdftotext": "pdftotext",
 	"tools.qpdf":      "qpdf",
 	"tools.ffmpeg":    "ffmpeg",
 	"tools.ffprobe":   "ffprobe",
 
-	"limits.max_frames":          300,
+	"limits.max_frames":          tasks.DefaultMaxFrames,
 	"limits.max_video_duration":  "1h",
 	"limits.max_video_dimension": 8192,
 	"limits.max_video_pixels":    33177600,
@@ -482,10 +487,32 @@ var Defaults = map[string]any{
 	"webhooks.tenant_secrets":     map[string]string{},
 	"quotas":                      map[string]any{},
 	"webhooks.timeout":            "15s",
-	"webhooks.schedule":           "0s,5s,5m,30m,2h,5h,10h,10h",
-	"webhooks.concurrency":        10,
+	"webhooks.schedule":           schedule(tasks.DefaultWebhookSchedule),
+	"webhooks.concurrency":        worker.DefaultWebhookConcurrency,
 	"ssrf.allow_private_networks": false,
 	"ssrf.allowed_networks":       []string{},
+}
+
+// duration formats d the way the configuration file writes it: "30m", not
+// "30m0s".
+func duration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// schedule formats s the way the configuration file writes it.
+func schedule(s tasks.Schedule) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = duration(d)
+	}
+	return strings.Join(parts, ",")
 }
 
 // Load reads the configuration: defaults, then the file at path (if not

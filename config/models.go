@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mmq/mmq/provider"
 )
 
 // Models configures the model providers and their controls: the keys under
@@ -136,15 +138,15 @@ var modelDefaults = map[string]any{
 	"providers.anthropic.base_url":            "https://api.anthropic.com",
 	"providers.anthropic.api_key":             "",
 	"providers.anthropic.model":               "claude-sonnet-4-5",
-	"providers.anthropic.timeout":             "120s",
-	"providers.anthropic.max_retries":         4,
-	"providers.anthropic.retry_base":          "1s",
-	"providers.anthropic.retry_cap":           "30s",
-	"providers.anthropic.max_retry_wait":      "60s",
+	"providers.anthropic.timeout":             duration(provider.DefaultTimeout),
+	"providers.anthropic.max_retries":         provider.DefaultMaxRetries,
+	"providers.anthropic.retry_base":          duration(provider.DefaultRetryBase),
+	"providers.anthropic.retry_cap":           duration(provider.DefaultRetryCap),
+	"providers.anthropic.max_retry_wait":      duration(provider.DefaultMaxRetryWait),
 	"providers.anthropic.requests_per_minute": 50,
 	"providers.anthropic.tokens_per_minute":   0,
-	"providers.anthropic.burst":               1,
-	"providers.anthropic.pdf_page_tokens":     1550,
+	"providers.anthropic.burst":               provider.DefaultBurst,
+	"providers.anthropic.pdf_page_tokens":     provider.DefaultPDFPageTokens,
 	"providers.anthropic.image_tokens.256":    66,
 	"providers.anthropic.image_tokens.512":    262,
 	"providers.anthropic.image_tokens.1024":   1049,
@@ -159,14 +161,14 @@ var modelDefaults = map[string]any{
 	"providers.openai.base_url":            "https://api.openai.com/v1",
 	"providers.openai.api_key":             "",
 	"providers.openai.model":               "gpt-4o-mini",
-	"providers.openai.timeout":             "120s",
-	"providers.openai.max_retries":         4,
-	"providers.openai.retry_base":          "1s",
-	"providers.openai.retry_cap":           "30s",
-	"providers.openai.max_retry_wait":      "60s",
+	"providers.openai.timeout":             duration(provider.DefaultTimeout),
+	"providers.openai.max_retries":         provider.DefaultMaxRetries,
+	"providers.openai.retry_base":          duration(provider.DefaultRetryBase),
+	"providers.openai.retry_cap":           duration(provider.DefaultRetryCap),
+	"providers.openai.max_retry_wait":      duration(provider.DefaultMaxRetryWait),
 	"providers.openai.requests_per_minute": 500,
 	"providers.openai.tokens_per_minute":   0,
-	"providers.openai.burst":               1,
+	"providers.openai.burst":               provider.DefaultBurst,
 	"providers.openai.image_tokens.256":    255,
 	"providers.openai.image_tokens.512":    255,
 	"providers.openai.image_tokens.1024":   765,
@@ -183,9 +185,9 @@ var modelDefaults = map[string]any{
 		"gpt-4o=2.5/10", "gpt-4o-mini=0.15/0.6", "gpt-4.1=2/8", "gpt-4.1-mini=0.4/1.6",
 	},
 
-	"analysis.schema_retries":           2,
-	"analysis.combine_max_input_tokens": 60000,
-	"analysis.combine_max_tokens":       4096,
+	"analysis.schema_retries":           provider.DefaultSchemaRetries,
+	"analysis.combine_max_input_tokens": provider.DefaultCombineMaxInputTokens,
+	"analysis.combine_max_tokens":       provider.DefaultCombineMaxTokens,
 
 	"analysis.tasks.classification.complexity":        "low",
 	"analysis.tasks.classification.resolution":        256,
@@ -220,7 +222,7 @@ var modelDefaults = map[string]any{
 	"analysis.tasks.detail_analysis.prompt":            `Analyze this {{if .Frame}}video frame{{else}}page{{end}} in detail. Answer {"layout": its structure, "text_blocks": every block of text with its role, "tables": each table as rows, "figures": each chart or picture with what it shows and its values, "observations": anything notable}.`,
 
 	"cache.enabled": true,
-	"cache.ttl":     "168h",
+	"cache.ttl":     duration(provider.DefaultCacheTTL),
 
 	"guardrails.enabled": true,
 	"guardrails.redact":  false,

@@ -70,7 +70,7 @@ const (
 	DefaultVideoTimeout      = 30 * time.Minute
 	DefaultProbeTimeout      = 30 * time.Second
 	DefaultMaxVideoDuration  = time.Hour
-	DefaultMaxFrames         = 300
+	DefaultMaxFrames         = tasks.DefaultMaxFrames
 	DefaultMaxVideoDimension = 8192
 	DefaultMaxVideoPixels    = 7680 * 4320
 	// DefaultMaxDecodePixels lets a job take DefaultMaxFrames frames of

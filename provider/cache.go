@@ -54,19 +54,37 @@ type answer struct {
 	OutputTokens int    `json:"output_tokens"`
 }
 
+// Defaults of CacheConfig.
+const (
+	DefaultCachePrefix = "mmq:cache:"
+	DefaultCacheTTL    = 7 * 24 * time.Hour
+)
+
+func (c *CacheConfig) setDefaults() {
+	if c.Prefix == "" {
+		c.Prefix = DefaultCachePrefix
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultCacheTTL
+	}
+}
+
+// Validate reports a CacheConfig that cannot work.
+func (c *CacheConfig) Validate() error {
+	if c.TTL < time.Second {
+		return fmt.Errorf("provider: cache TTL %v is under one second", c.TTL)
+	}
+	return nil
+}
+
 // NewCache returns a cache in the Redis behind rdb.
 func NewCache(rdb redis.UniversalClient, cfg CacheConfig) (*Cache, error) {
 	if rdb == nil {
 		return nil, errors.New("provider: cache needs a Redis client")
 	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = "mmq:cache:"
-	}
-	if cfg.TTL == 0 {
-		cfg.TTL = 7 * 24 * time.Hour
-	}
-	if cfg.TTL < time.Second {
-		return nil, fmt.Errorf("provider: cache TTL %v is under one second", cfg.TTL)
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	return &Cache{rdb: rdb, cfg: cfg, inflight: map[string]*flight{}}, nil
 }

@@ -46,28 +46,38 @@ type HTTPConfig struct {
 	HTTPClient *http.Client
 }
 
+// Defaults of HTTPConfig; the configuration's providers.* keys default to
+// them too.
+const (
+	DefaultTimeout      = 120 * time.Second
+	DefaultMaxRetries   = 4
+	DefaultRetryBase    = time.Second
+	DefaultRetryCap     = 30 * time.Second
+	DefaultMaxRetryWait = time.Minute
+)
+
 func (c *HTTPConfig) setDefaults(baseURL string) {
 	if c.BaseURL == "" {
 		c.BaseURL = baseURL
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.Timeout == 0 {
-		c.Timeout = 120 * time.Second
+		c.Timeout = DefaultTimeout
 	}
 	switch {
 	case c.MaxRetries == 0:
-		c.MaxRetries = 4
+		c.MaxRetries = DefaultMaxRetries
 	case c.MaxRetries < 0:
 		c.MaxRetries = 0
 	}
 	if c.Backoff.Base == 0 {
-		c.Backoff.Base = time.Second
+		c.Backoff.Base = DefaultRetryBase
 	}
 	if c.Backoff.Cap == 0 {
-		c.Backoff.Cap = 30 * time.Second
+		c.Backoff.Cap = DefaultRetryCap
 	}
 	if c.MaxRetryWait == 0 {
-		c.MaxRetryWait = time.Minute
+		c.MaxRetryWait = DefaultMaxRetryWait
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = newHTTPClient()

@@ -75,24 +75,33 @@ type PipelineConfig struct {
 	CombineMaxTokens int
 }
 
+// Defaults of PipelineConfig; the configuration's keys default to them
+// too.
+const (
+	DefaultPDFPageTokens         = 1550
+	DefaultSchemaRetries         = 2
+	DefaultCombineMaxInputTokens = 60_000
+	DefaultCombineMaxTokens      = 4096
+)
+
 func (c *PipelineConfig) setDefaults() {
 	if c.PDFPageTokens == 0 {
-		c.PDFPageTokens = 1550
+		c.PDFPageTokens = DefaultPDFPageTokens
 	}
 	if c.Inspect == nil {
 		c.Inspect = scanPage
 	}
 	switch {
 	case c.SchemaRetries == 0:
-		c.SchemaRetries = 2
+		c.SchemaRetries = DefaultSchemaRetries
 	case c.SchemaRetries < 0:
 		c.SchemaRetries = 0
 	}
 	if c.CombineMaxInputTokens == 0 {
-		c.CombineMaxInputTokens = 60_000
+		c.CombineMaxInputTokens = DefaultCombineMaxInputTokens
 	}
 	if c.CombineMaxTokens == 0 {
-		c.CombineMaxTokens = 4096
+		c.CombineMaxTokens = DefaultCombineMaxTokens
 	}
 }
 
@@ -109,20 +118,28 @@ type Pipeline struct {
 
 var _ Analyzer = (*Pipeline)(nil)
 
+// Validate reports a PipelineConfig that cannot work.
+func (c *PipelineConfig) Validate() error {
+	if c.Model == "" {
+		return errors.New("provider: pipeline has no model")
+	}
+	if err := c.Routes.validate(); err != nil {
+		return err
+	}
+	if c.CombineMaxInputTokens < 1000 || c.CombineMaxTokens < 16 {
+		return errors.New("provider: combine_max_input_tokens must be at least 1000 and combine_max_tokens 16")
+	}
+	return nil
+}
+
 // NewPipeline returns a Pipeline around client.
 func NewPipeline(cfg PipelineConfig, client Client) (*Pipeline, error) {
 	if client == nil {
 		return nil, errors.New("provider: pipeline needs a client")
 	}
-	if cfg.Model == "" {
-		return nil, fmt.Errorf("provider: %s has no model", client.Name())
-	}
-	if err := cfg.Routes.validate(); err != nil {
-		return nil, err
-	}
 	cfg.setDefaults()
-	if cfg.CombineMaxInputTokens < 1000 || cfg.CombineMaxTokens < 16 {
-		return nil, fmt.Errorf("provider: %s: combine_max_input_tokens must be at least 1000 and combine_max_tokens 16", client.Name())
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", client.Name(), err)
 	}
 	p := &Pipeline{client: client, cfg: cfg, tasks: map[string]*task{},
 		schemas: &schema.Cache{MaxBytes: tasks.MaxSchemaBytes}}

@@ -50,19 +50,37 @@ type Limiter struct {
 	cfg LimiterConfig
 }
 
+// Defaults of LimiterConfig.
+const (
+	DefaultLimiterPrefix = "mmq:rate:"
+	DefaultBurst         = 1
+)
+
+func (c *LimiterConfig) setDefaults() {
+	if c.Prefix == "" {
+		c.Prefix = DefaultLimiterPrefix
+	}
+	if c.Burst == 0 {
+		c.Burst = DefaultBurst
+	}
+}
+
+// Validate reports a LimiterConfig that cannot work.
+func (c *LimiterConfig) Validate() error {
+	if c.RequestsPerMinute < 0 || c.TokensPerMinute < 0 || c.Burst < 0 {
+		return errors.New("provider: rate limits must not be negative")
+	}
+	return nil
+}
+
 // NewLimiter returns a limiter in the Redis behind rdb.
 func NewLimiter(rdb redis.UniversalClient, cfg LimiterConfig) (*Limiter, error) {
 	if rdb == nil {
 		return nil, errors.New("provider: limiter needs a Redis client")
 	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = "mmq:rate:"
-	}
-	if cfg.Burst == 0 {
-		cfg.Burst = 1
-	}
-	if cfg.RequestsPerMinute < 0 || cfg.TokensPerMinute < 0 || cfg.Burst < 0 {
-		return nil, fmt.Errorf("provider: rate limits must not be negative")
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	return &Limiter{rdb: rdb, cfg: cfg}, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
 )
@@ -305,16 +306,15 @@ func TestSweepAfterRetention(t *testing.T) {
 	if n, err := b.store.SweepBlobs(ctx); err != nil || n != 0 {
 		t.Fatalf("SweepBlobs before the retention = %d, %v; want 0", n, err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
 	deleted := 0
-	for deleted < 2 && time.Now().Before(deadline) {
+	testwait.Until(ctx, 10*time.Second, func() bool { // polling the store's own clock
 		n, err := b.store.SweepBlobs(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		deleted += n
-		time.Sleep(50 * time.Millisecond) // polling the store's own clock
-	}
+		return deleted >= 2
+	})
 	if deleted != 2 {
 		t.Fatalf("sweeps deleted %d blobs, want 2", deleted)
 	}
@@ -438,19 +438,13 @@ func TestBackfillBlobRefs(t *testing.T) {
 	blobFile := func(key string) string { return filepath.Join(b.dir, key[:2], key[2:4], key) }
 
 	// The ended job's input goes after its retention; the live one stays.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testwait.For(t, 10*time.Second, "the ended legacy job's input to go after its retention", func() bool {
 		if _, err := b.store.SweepBlobs(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(blobFile(ended)); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the ended legacy job's input is still there after its retention")
-		}
-		time.Sleep(50 * time.Millisecond) // polling the store's own clock
-	}
+		_, err := os.Stat(blobFile(ended))
+		return errors.Is(err, fs.ErrNotExist)
+	})
 	if _, err := os.Stat(blobFile(live)); err != nil {
 		t.Fatalf("the live legacy job's input: %v", err)
 	}

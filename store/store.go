@@ -56,13 +56,13 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.Prefix == "" {
-		c.Prefix = "mmq"
+		c.Prefix = DefaultPrefix
 	}
 	if c.Retention == 0 {
-		c.Retention = 7 * 24 * time.Hour
+		c.Retention = DefaultRetention
 	}
 	if c.NotificationsMaxLen == 0 {
-		c.NotificationsMaxLen = 100000
+		c.NotificationsMaxLen = DefaultNotificationsMaxLen
 	}
 	if c.NotificationsMaxAge == 0 {
 		c.NotificationsMaxAge = c.Retention
@@ -75,8 +75,13 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// DefaultMaxPageResultBytes is Config.MaxPageResultBytes' default.
-const DefaultMaxPageResultBytes = 1 << 20
+// Defaults of Config; the configuration's store.* keys default to them too.
+const (
+	DefaultPrefix              = "mmq"
+	DefaultRetention           = 7 * 24 * time.Hour
+	DefaultNotificationsMaxLen = 100_000
+	DefaultMaxPageResultBytes  = 1 << 20
+)
 
 // Validate reports the first invalid setting of c.
 func (c Config) Validate() error {

@@ -8,7 +8,15 @@ import (
 	"github.com/hibiken/asynq"
 )
 
-// EnqueueConfig holds the asynq options every analysis task gets.
+// Defaults of EnqueueConfig.
+const (
+	DefaultTaskTimeout   = 30 * time.Minute
+	DefaultTaskMaxRetry  = 3
+	DefaultTaskRetention = 24 * time.Hour
+)
+
+// EnqueueConfig holds the asynq options every analysis task gets. Zero
+// values mean the documented defaults.
 type EnqueueConfig struct {
 	// Timeout bounds one run of the task. Defaults to 30 minutes.
 	Timeout time.Duration
@@ -19,19 +27,26 @@ type EnqueueConfig struct {
 	Retention time.Duration
 }
 
-func (c EnqueueConfig) withDefaults() EnqueueConfig {
-	if c.Timeout <= 0 {
-		c.Timeout = 30 * time.Minute
+func (c *EnqueueConfig) setDefaults() {
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTaskTimeout
 	}
 	if c.MaxRetry == 0 {
-		c.MaxRetry = 3
+		c.MaxRetry = DefaultTaskMaxRetry
 	} else if c.MaxRetry < 0 {
 		c.MaxRetry = 0
 	}
-	if c.Retention <= 0 {
-		c.Retention = 24 * time.Hour
+	if c.Retention == 0 {
+		c.Retention = DefaultTaskRetention
 	}
-	return c
+}
+
+// Validate reports an EnqueueConfig that cannot work.
+func (c EnqueueConfig) Validate() error {
+	if c.Timeout < 0 || c.Retention < 0 {
+		return fmt.Errorf("tasks: negative task timeout %v or retention %v", c.Timeout, c.Retention)
+	}
+	return nil
 }
 
 // NewAnalyzeTask returns the task that analyzes the job p names, with the
@@ -48,11 +63,14 @@ func NewAnalyzeTask(kind Kind, p AnalyzePayload, cfg EnqueueConfig) (*asynq.Task
 	if !prio.Valid() {
 		return nil, Errorf(CodeInvalidRequest, "unknown priority %q (want critical, default or low)", prio)
 	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: encode payload: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	return asynq.NewTask(kind.TaskType(), b,
 		asynq.TaskID(p.JobID),
 		asynq.Queue(string(prio)),

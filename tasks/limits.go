@@ -8,3 +8,19 @@ package tasks
 // what its filters claim; no sane page content, object stream or xref
 // stream comes near it.
 const MaxDecodedBytes = 32 << 20
+
+// Defaults of the limits on inputs, which the API checks on submission and
+// the worker again when it reads: the configuration's limits.* keys and the
+// API's and worker's zero values all mean these.
+const (
+	// DefaultMaxUploadBytes bounds an uploaded or downloaded input: 100 MiB.
+	DefaultMaxUploadBytes = 100 << 20
+	// DefaultMaxPages bounds the pages of a document.
+	DefaultMaxPages = 2000
+	// DefaultMaxFrames bounds the frames analyzed of a video.
+	DefaultMaxFrames = 300
+	// DefaultMaxBatchJobs bounds the items of one batch.
+	DefaultMaxBatchJobs = 10_000
+	// DefaultMaxBatchUploadBytes bounds the body of a multipart batch: 1 GiB.
+	DefaultMaxBatchUploadBytes = 1 << 30
+)

@@ -14,23 +14,30 @@ import (
 // Full jitter spreads retries of many workers that failed together (a
 // provider outage, a Redis failover) so they do not come back in lockstep.
 type Backoff struct {
-	// Base is the ceiling of the first retry's delay. Defaults to 60 s.
+	// Base is the ceiling of the first retry's delay. Defaults to
+	// DefaultBackoffBase, 60 s.
 	Base time.Duration
-	// Cap bounds every delay. Defaults to 1 h.
+	// Cap bounds every delay. Defaults to DefaultBackoffCap, 1 h.
 	Cap time.Duration
 	// Rand returns a float in [0, 1). Defaults to math/rand/v2.Float64; tests
 	// set it to make delays deterministic.
 	Rand func() float64
 }
 
+// Defaults of Backoff: those of asynq's retries of a whole task.
+const (
+	DefaultBackoffBase = 60 * time.Second
+	DefaultBackoffCap  = time.Hour
+)
+
 // Ceiling returns the upper bound of the n-th retry's delay, before jitter.
 func (b Backoff) Ceiling(n int) time.Duration {
 	base, ceil := b.Base, b.Cap
 	if base <= 0 {
-		base = 60 * time.Second
+		base = DefaultBackoffBase
 	}
 	if ceil <= 0 {
-		ceil = time.Hour
+		ceil = DefaultBackoffCap
 	}
 	if n < 0 {
 		n = 0

@@ -108,9 +108,9 @@ func TestRetry(t *testing.T) {
 	t.Run("stops when the context ends", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		slow := tasks.Backoff{Base: time.Hour, Cap: time.Hour, Rand: func() float64 { return 1 }}
-		go func() { time.Sleep(10 * time.Millisecond); cancel() }()
 		start := time.Now()
-		n, err := slow.Retry(ctx, 5, func(context.Context) error { return transient }, nil)
+		// The context ends as the first wait, of an hour, begins.
+		n, err := slow.Retry(ctx, 5, func(context.Context) error { return transient }, func(int, error, time.Duration) { cancel() })
 		if n != 1 || !errors.Is(err, transient) || time.Since(start) > 5*time.Second {
 			t.Errorf("n %d err %v after %v", n, err, time.Since(start))
 		}

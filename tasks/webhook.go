@@ -56,30 +56,49 @@ type WebhookTaskConfig struct {
 	// Schedule spaces the attempts; see Schedule. Defaults to
 	// DefaultWebhookSchedule. A task gets len(Schedule)-1 retries.
 	Schedule Schedule
-	// Timeout bounds one run of the task, one attempt. Defaults to 1 min.
+	// Timeout bounds one run of the task, one attempt. Defaults to
+	// DefaultWebhookTaskTimeout, 1 min.
 	Timeout time.Duration
 	// Retention keeps a finished delivery task, and with it its task id:
 	// the same message enqueued again within Retention is refused as a
-	// duplicate. Defaults to 24 h.
+	// duplicate. Defaults to DefaultTaskRetention, 24 h.
 	Retention time.Duration
 }
 
-func (c WebhookTaskConfig) withDefaults() WebhookTaskConfig {
+// DefaultWebhookTaskTimeout is WebhookTaskConfig.Timeout's default.
+const DefaultWebhookTaskTimeout = time.Minute
+
+func (c *WebhookTaskConfig) setDefaults() {
 	if len(c.Schedule) == 0 {
 		c.Schedule = DefaultWebhookSchedule
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = time.Minute
+	if c.Timeout == 0 {
+		c.Timeout = DefaultWebhookTaskTimeout
 	}
-	if c.Retention <= 0 {
-		c.Retention = 24 * time.Hour
+	if c.Retention == 0 {
+		c.Retention = DefaultTaskRetention
 	}
-	return c
+}
+
+// Validate reports a WebhookTaskConfig that cannot work.
+func (c WebhookTaskConfig) Validate() error {
+	if c.Timeout < 0 || c.Retention < 0 {
+		return fmt.Errorf("tasks: negative webhook task timeout %v or retention %v", c.Timeout, c.Retention)
+	}
+	for _, d := range c.Schedule {
+		if d < 0 {
+			return fmt.Errorf("tasks: webhook schedule %v has a negative delay", c.Schedule)
+		}
+	}
+	return nil
 }
 
 // MaxRetry returns how many retries a delivery gets: one per entry of the
 // schedule after the first.
-func (c WebhookTaskConfig) MaxRetry() int { return len(c.withDefaults().Schedule) - 1 }
+func (c WebhookTaskConfig) MaxRetry() int {
+	c.setDefaults()
+	return len(c.Schedule) - 1
+}
 
 // NewWebhookTask returns the task that delivers p, with taskID as asynq's
 // TaskID: a second enqueue under the same id fails with
@@ -91,11 +110,14 @@ func NewWebhookTask(p WebhookPayload, taskID string, cfg WebhookTaskConfig) (*as
 	if taskID == "" {
 		taskID = p.WebhookID
 	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: encode webhook payload: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	return asynq.NewTask(TypeWebhookDeliver, b,
 		asynq.TaskID(taskID),
 		asynq.Queue(WebhookQueue),

@@ -23,8 +23,8 @@ type Config struct {
 	PageAttempts int
 	// PageBackoff spaces a unit's attempts. Defaults to base 500 ms, cap 10 s.
 	PageBackoff tasks.Backoff
-	// TaskBackoff spaces asynq's retries of a whole task. Defaults to base
-	// 60 s, cap 1 h: the n-th retry waits a random time in [0, 60 s·2^n].
+	// TaskBackoff spaces asynq's retries of a whole task. Defaults to
+	// tasks.DefaultBackoffBase and DefaultBackoffCap, 60 s and 1 h: the n-th retry waits a random time in [0, 60 s·2^n].
 	TaskBackoff tasks.Backoff
 	// TaskCheckInterval is how long an idle processor waits before it polls
 	// the queues again; it sets the pickup latency of an idle system.
@@ -37,11 +37,9 @@ type Config struct {
 	// ShutdownTimeout is how long a stopping worker lets in-flight pages
 	// finish; the rest of each job is left to its retry. Defaults to 30 s.
 	ShutdownTimeout time.Duration
-	// MaxPages refuses documents with more pages. Defaults to 2000.
+	// MaxPages refuses documents with more pages. Defaults to
+	// tasks.DefaultMaxPages, 2000.
 	MaxPages int
-	// Repair lets a PDF that pdfcpu rejects be rewritten by qpdf and tried
-	// again. Defaults to false here; the config file turns it on.
-	Repair bool
 	// Fetch configures downloads of inputs submitted by URL.
 	Fetch FetchConfig
 	// Webhooks holds the retry schedule and asynq options of
@@ -60,56 +58,70 @@ type Config struct {
 	Economy EconomyConfig
 }
 
-// DefaultTaskCheckInterval is Config.TaskCheckInterval's default.
-const DefaultTaskCheckInterval = 10 * time.Millisecond
+// Defaults of Config and FetchConfig; the configuration's worker.* keys
+// default to them too.
+const (
+	DefaultConcurrency              = 4
+	DefaultPageConcurrency          = 8
+	DefaultProcessPageConcurrency   = 16
+	DefaultPageAttempts             = 3
+	DefaultPageBackoffBase          = 500 * time.Millisecond
+	DefaultPageBackoffCap           = 10 * time.Second
+	DefaultTaskCheckInterval        = 10 * time.Millisecond
+	DefaultDelayedTaskCheckInterval = time.Second
+	DefaultShutdownTimeout          = 30 * time.Second
+	DefaultWebhookConcurrency       = 10
+	DefaultBlobSweepInterval        = time.Minute
+	DefaultFetchTimeout             = 60 * time.Second
+)
 
 func (c *Config) setDefaults() {
 	c.Economy.setDefaults()
 	if c.Concurrency <= 0 {
-		c.Concurrency = 4
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.PageConcurrency <= 0 {
-		c.PageConcurrency = 8
+		c.PageConcurrency = DefaultPageConcurrency
 	}
 	if c.ProcessPageConcurrency <= 0 {
-		c.ProcessPageConcurrency = 16
+		c.ProcessPageConcurrency = DefaultProcessPageConcurrency
 	}
 	if c.PageAttempts <= 0 {
-		c.PageAttempts = 3
+		c.PageAttempts = DefaultPageAttempts
 	}
 	if c.PageBackoff.Base <= 0 {
-		c.PageBackoff.Base = 500 * time.Millisecond
+		c.PageBackoff.Base = DefaultPageBackoffBase
 	}
 	if c.PageBackoff.Cap <= 0 {
-		c.PageBackoff.Cap = 10 * time.Second
+		c.PageBackoff.Cap = DefaultPageBackoffCap
 	}
 	if c.TaskBackoff.Base <= 0 {
-		c.TaskBackoff.Base = 60 * time.Second
+		c.TaskBackoff.Base = tasks.DefaultBackoffBase
 	}
 	if c.TaskBackoff.Cap <= 0 {
-		c.TaskBackoff.Cap = time.Hour
+		c.TaskBackoff.Cap = tasks.DefaultBackoffCap
 	}
 	if c.TaskCheckInterval <= 0 {
 		c.TaskCheckInterval = DefaultTaskCheckInterval
 	}
 	if c.DelayedTaskCheckInterval <= 0 {
-		c.DelayedTaskCheckInterval = time.Second
+		c.DelayedTaskCheckInterval = DefaultDelayedTaskCheckInterval
 	}
 	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = 30 * time.Second
+		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if c.MaxPages <= 0 {
-		c.MaxPages = 2000
+		c.MaxPages = tasks.DefaultMaxPages
 	}
 	c.Fetch.setDefaults()
 	if len(c.Webhooks.Schedule) == 0 {
 		c.Webhooks.Schedule = tasks.DefaultWebhookSchedule
 	}
 	if c.WebhookConcurrency <= 0 {
-		c.WebhookConcurrency = 10
+		c.WebhookConcurrency = DefaultWebhookConcurrency
 	}
 	if c.BlobSweepInterval <= 0 {
-		c.BlobSweepInterval = time.Minute
+		c.BlobSweepInterval = DefaultBlobSweepInterval
 	}
 }
 
@@ -121,5 +133,5 @@ func (c *Config) Validate() error {
 	if c.PageBackoff.Base > c.PageBackoff.Cap || c.TaskBackoff.Base > c.TaskBackoff.Cap {
 		return errors.New("worker: a backoff base exceeds its cap")
 	}
-	return nil
+	return c.Webhooks.Validate()
 }

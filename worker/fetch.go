@@ -29,10 +29,10 @@ type FetchConfig struct {
 
 func (c *FetchConfig) setDefaults() {
 	if c.Timeout <= 0 {
-		c.Timeout = 60 * time.Second
+		c.Timeout = DefaultFetchTimeout
 	}
 	if c.MaxBytes <= 0 {
-		c.MaxBytes = 100 << 20
+		c.MaxBytes = tasks.DefaultMaxUploadBytes
 	}
 	if c.Client == nil {
 		c.Client = ssrf.NewClient(c.SSRF)

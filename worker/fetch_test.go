@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 	"github.com/mmq/mmq/worker"
@@ -154,7 +155,7 @@ func TestFetchErrorsShowNoSecrets(t *testing.T) {
 			}
 			insp := asynq.NewInspectorFromRedisClient(b.rdb)
 			var lastErr string
-			waitFor(t, "the task to be archived", 20*time.Second, func() bool {
+			testwait.For(t, 20*time.Second, "the task to be archived", func() bool {
 				ti, err := insp.GetTaskInfo(info.Queue, info.ID)
 				if err != nil || ti.State != asynq.TaskStateArchived {
 					return false

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/tasks"
 	"github.com/mmq/mmq/worker"
 )
@@ -61,11 +62,16 @@ func TestObserverHearsPagesAndTheEnd(t *testing.T) {
 		mu      sync.Mutex
 		maxSeen int64
 	)
-	fake := newFake(func(_ context.Context, u tasks.Unit, call int) error {
+	perJob := b.config().PageConcurrency
+	fake := newFake(func(ctx context.Context, u tasks.Unit, call int) error {
+		// The first pages hold their slots until the job's share is in
+		// flight.
+		if u.Index <= perJob {
+			testwait.Until(ctx, 10*time.Second, func() bool { return h.PagesInFlight() >= int64(perJob) })
+		}
 		mu.Lock()
 		maxSeen = max(maxSeen, h.PagesInFlight())
 		mu.Unlock()
-		time.Sleep(time.Millisecond) // let the slots fill
 		if u.Index == 5 {
 			return tasks.Errorf(tasks.CodeInvalidPDF, "page 5 is broken")
 		}
@@ -87,9 +93,9 @@ func TestObserverHearsPagesAndTheEnd(t *testing.T) {
 	if len(rec.retries) != 0 {
 		t.Errorf("TaskRetry heard %v", rec.retries)
 	}
-	// The semaphore gauge: pages were in flight, never more than the
-	// process allows, and none are left.
-	if maxSeen < 1 || maxSeen > int64(h.PageSlots()) || h.PagesInFlight() != 0 || h.PageSlots() != 8 {
+	// The semaphore gauge: the job's share of pages was in flight at once,
+	// never more, and none are left.
+	if maxSeen != int64(perJob) || h.PagesInFlight() != 0 || h.PageSlots() != 8 {
 		t.Errorf("pages in flight: max %d of %d slots, %d left", maxSeen, h.PageSlots(), h.PagesInFlight())
 	}
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -145,7 +146,7 @@ func (w *Worker) Shutdown() {
 }
 
 // isInterruption reports errors that do not count against the task's
-// retries: the worker was stopping.
+// retries: the worker was stopping. They may come wrapped.
 func isInterruption(err error) bool {
-	return err == errDraining || err == context.Canceled
+	return errors.Is(err, errDraining) || errors.Is(err, context.Canceled)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mmq/mmq/analyzer"
 	"github.com/mmq/mmq/internal/proctest"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
@@ -212,7 +213,7 @@ func TestVideoCheckpointAfterKilledHandler(t *testing.T) {
 	j, task := b.newVideoJob(t, clip(t, 10), tasks.Options{Sample: "fps:1"})
 	errc := make(chan error, 1)
 	go func() { errc <- b.videoHandler(t, first, opener).ProcessTask(ctx, task) }()
-	waitFor(t, "4 frames stored", 20*time.Second, func() bool { return b.job(t, j.ID).PagesDone == 4 })
+	testwait.For(t, 20*time.Second, "4 frames stored", func() bool { return b.job(t, j.ID).PagesDone == 4 })
 	kill()
 	if err := <-errc; err == nil {
 		t.Fatal("killed handler returned nil")
@@ -382,7 +383,7 @@ func TestVideoJobInterruptedKillsFFmpeg(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- b.videoHandler(t, fake, videoOpener(t, media.VideoConfig{})).ProcessTask(ctx, task) }()
-	waitFor(t, "the first frame", 20*time.Second, started.Load)
+	testwait.For(t, 20*time.Second, "the first frame", started.Load)
 	pids := proctest.FFmpegReading(t, blob)
 	if len(pids) != 1 {
 		t.Fatalf("%d ffmpeg processes, want 1", len(pids))

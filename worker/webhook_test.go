@@ -18,6 +18,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/tasks"
 	"github.com/mmq/mmq/webhook"
@@ -159,7 +160,7 @@ func (b *hookBundle) announce(t *testing.T, j *tasks.Job) tasks.WebhookPayload {
 func (b *hookBundle) attempts(t *testing.T, jobID string, n int, final bool) []tasks.DeliveryAttempt {
 	t.Helper()
 	var as []tasks.DeliveryAttempt
-	waitFor(t, "delivery attempts logged", 20*time.Second, func() bool {
+	testwait.For(t, 20*time.Second, "delivery attempts logged", func() bool {
 		var err error
 		as, err = b.store.JobDeliveries(context.Background(), jobID)
 		if err != nil {
@@ -178,7 +179,7 @@ func (b *hookBundle) attempts(t *testing.T, jobID string, n int, final bool) []t
 func (b *hookBundle) settled(t *testing.T) *asynq.QueueInfo {
 	t.Helper()
 	var qi *asynq.QueueInfo
-	waitFor(t, "the webhooks queue to settle", 20*time.Second, func() bool {
+	testwait.For(t, 20*time.Second, "the webhooks queue to settle", func() bool {
 		var err error
 		if qi, err = b.insp.GetQueueInfo(tasks.WebhookQueue); err != nil {
 			t.Fatal(err)
@@ -441,7 +442,7 @@ func TestBatchCompletedWebhook(t *testing.T) {
 	if msg.Type != tasks.EventBatchCompleted || msg.Data.BatchID != "batch-1" || msg.Data.Counts[tasks.StatusSucceeded] != 2 {
 		t.Errorf("message %s", h.body)
 	}
-	waitFor(t, "the batch's delivery logged", 10*time.Second, func() bool {
+	testwait.For(t, 10*time.Second, "the batch's delivery logged", func() bool {
 		as, _ := b.store.BatchDeliveries(ctx, "batch-1")
 		return len(as) == 1 && as[0].Outcome == tasks.DeliveryDelivered
 	})

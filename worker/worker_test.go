@@ -18,6 +18,7 @@ import (
 
 	"github.com/mmq/mmq/fsblob"
 	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/store"
 	"github.com/mmq/mmq/tasks"
@@ -150,18 +151,6 @@ func (b *testBundle) storeJob(t testing.TB, file string, j *tasks.Job, password 
 
 var jobSeq atomic.Int64
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (b *testBundle) job(t testing.TB, id string) *tasks.Job {
 	t.Helper()
 	j, err := b.store.GetJob(context.Background(), id)
@@ -250,7 +239,7 @@ func TestCheckpointAfterKilledHandler(t *testing.T) {
 	j, task := b.newJob(t, booklet, "")
 	errc := make(chan error, 1)
 	go func() { errc <- b.handler(t, fake).ProcessTask(ctx, task) }()
-	waitFor(t, "20 pages stored", 10*time.Second, func() bool { return b.job(t, j.ID).PagesDone == 20 })
+	testwait.For(t, 10*time.Second, "20 pages stored", func() bool { return b.job(t, j.ID).PagesDone == 20 })
 	kill()
 	if err := <-errc; err == nil {
 		t.Fatal("killed handler returned nil")
@@ -358,7 +347,7 @@ func TestTwoWorkersAnalyzeEachPageOnce(t *testing.T) {
 		ids = append(ids, j.ID)
 	}
 	for _, id := range ids {
-		waitFor(t, "job "+id+" to end", 30*time.Second, func() bool { return b.job(t, id).Status.Final() })
+		testwait.For(t, 30*time.Second, "job "+id+" to end", func() bool { return b.job(t, id).Status.Final() })
 		if got := b.job(t, id); got.Status != tasks.StatusSucceeded || got.PagesDone != 64 {
 			t.Errorf("job %s: %+v", id, got)
 		}
@@ -453,10 +442,14 @@ func TestLastPageEndsJob(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// This run analyzes pages 1 and 2 again; page 2 takes longer.
+	// This run analyzes pages 1 and 2 again; page 2 ends after page 1 is
+	// stored, so that its save is the last.
 	a := newFake(func(ctx context.Context, u tasks.Unit, call int) error {
-		if u.Index == 2 {
-			time.Sleep(50 * time.Millisecond)
+		if u.Index == 2 && !testwait.Until(ctx, 10*time.Second, func() bool {
+			got, err := b.store.GetJob(ctx, j.ID)
+			return err == nil && got.PagesDone == 63
+		}) {
+			return errors.New("page 1 was never stored")
 		}
 		return nil
 	})

@@ -219,7 +219,6 @@ func (a *App) startWorker(blobs blobStore) error {
 		BlobSweepInterval:        cfg.Worker.BlobSweepInterval,
 		ShutdownTimeout:          cfg.Worker.ShutdownTimeout,
 		MaxPages:                 cfg.Limits.MaxPages,
-		Repair:                   cfg.Worker.RepairPDF,
 		Fetch:                    worker.FetchConfig{Timeout: cfg.Worker.FetchTimeout, MaxBytes: cfg.Limits.MaxUploadBytes, SSRF: guard},
 		Webhooks:                 whTasks,
 		WebhookConcurrency:       cfg.Webhooks.Concurrency,

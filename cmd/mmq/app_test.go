@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -286,24 +286,16 @@ func readSSE(t *testing.T, url, lastID string, stopAfter int) (ids, types []stri
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	sc := bufio.NewScanner(resp.Body)
-	var id, typ, data string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "id: "):
-			id = strings.TrimPrefix(line, "id: ")
-		case strings.HasPrefix(line, "event: "):
-			typ = strings.TrimPrefix(line, "event: ")
-		case strings.HasPrefix(line, "data: "):
-			data = strings.TrimPrefix(line, "data: ")
-		case line == "" && typ != "":
-			ids, types, datas = append(ids, id), append(types, typ), append(datas, data)
-			id, typ, data = "", "", ""
-			if stopAfter > 0 && len(ids) == stopAfter {
-				return
-			}
+	errEnough := errors.New("enough events")
+	err = client.ReadEvents(resp.Body, func(ev tasks.Event) error {
+		ids, types, datas = append(ids, ev.ID), append(types, ev.Type), append(datas, string(ev.Data))
+		if stopAfter > 0 && len(ids) == stopAfter {
+			return errEnough
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		t.Fatalf("events: %v", err)
 	}
 	return
 }

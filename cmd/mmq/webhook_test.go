@@ -13,6 +13,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -86,13 +87,12 @@ func TestWebhookEndToEnd(t *testing.T) {
 	}
 
 	var as []tasks.DeliveryAttempt
-	deadline := time.Now().Add(10 * time.Second)
-	for len(as) == 0 && time.Now().Before(deadline) {
+	testwait.Until(ctx, 10*time.Second, func() bool {
 		if as, err = c.Deliveries(ctx, job.ID); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(as) > 0
+	})
 	if len(as) != 1 || as[0].Outcome != tasks.DeliveryDelivered || as[0].StatusCode != 200 || as[0].WebhookID != r.header.Get("webhook-id") {
 		t.Fatalf("deliveries = %+v", as)
 	}

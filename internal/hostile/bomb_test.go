@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -117,7 +118,7 @@ func TestSlowRepairBomb(t *testing.T) {
 	if err := json.Unmarshal(body, &job); err != nil {
 		t.Fatal(err)
 	}
-	ended := waitFor(t.Context(), 60*time.Second-submitted, func() bool {
+	ended := testwait.Until(t.Context(), 60*time.Second-submitted, func() bool {
 		status, body := s.request(http.MethodGet, "/v1/jobs/"+job.ID, keyA, "", nil)
 		if status != http.StatusOK {
 			t.Fatalf("GET job: %d %s", status, body)

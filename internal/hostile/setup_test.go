@@ -2,7 +2,6 @@ package hostile_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -396,17 +395,3 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 // mib formats bytes in MiB.
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/MiB) }
-
-// waitFor polls cond every 50 ms until it holds or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return cond()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return true
-}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/mmq/mmq/internal/testwait"
 )
 
 // maxStreams is the API's stream cap in the streams test: key A opens
@@ -147,7 +149,7 @@ func TestManyStreams(t *testing.T) {
 	}
 	var last rawResponse
 	closed := time.Now()
-	freed := waitFor(t.Context(), 15*time.Second, func() bool {
+	freed := testwait.Until(t.Context(), 15*time.Second, func() bool {
 		c, r, err := s.openStream("/v1/jobs/"+jobs[0]+"/events", keyA)
 		last = r
 		if err != nil || c == nil {
