@@ -100,6 +100,9 @@ type SubmitOptions struct {
 	// Scope is "page" (the default) or "document": one combined answer for
 	// the whole job after its pages.
 	Scope string
+	// Mode is "realtime" (the default) or "economy": the pages go to the
+	// provider's batch API at half price and the job ends within 24 hours.
+	Mode string
 }
 
 // APIError is the error of a call the server answered with a non-2xx status.
@@ -231,7 +234,7 @@ func writeForm(mw *multipart.Writer, f io.Reader, name string, opts SubmitOption
 		fields = append(fields, [2]string{"max_cost_usd", strconv.FormatFloat(opts.MaxCostUSD, 'f', -1, 64)})
 	}
 	fields = append(fields, [2]string{"instructions", opts.Instructions}, [2]string{"schema", schemaField(opts.Schema)},
-		[2]string{"scope", opts.Scope})
+		[2]string{"scope", opts.Scope}, [2]string{"mode", opts.Mode})
 	for _, kv := range fields {
 		if kv[1] == "" {
 			continue
@@ -269,6 +272,7 @@ type submitURLRequest struct {
 	Instructions string          `json:"instructions,omitempty"`
 	Schema       json.RawMessage `json:"schema,omitempty"`
 	Scope        string          `json:"scope,omitempty"`
+	Mode         string          `json:"mode,omitempty"`
 }
 
 // SubmitURL submits a job whose input the server's worker fetches from
@@ -292,6 +296,7 @@ func (c *Client) SubmitURL(ctx context.Context, rawURL string, opts SubmitOption
 		Instructions: opts.Instructions,
 		Schema:       opts.Schema,
 		Scope:        opts.Scope,
+		Mode:         opts.Mode,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("client: encode request: %w", err)

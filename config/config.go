@@ -39,6 +39,9 @@ type Config struct {
 	Video Video `mapstructure:"video"`
 	// Webhooks configures the signed webhooks sent to callback URLs.
 	Webhooks Webhooks `mapstructure:"webhooks"`
+	// Economy configures economy mode: pages gathered into the providers'
+	// batch APIs at their batch price.
+	Economy Economy `mapstructure:"economy"`
 	// Quotas bound what each tenant may use, by tenant name; "*" is the
 	// quota of every tenant without its own.
 	Quotas map[string]tasks.Quota `mapstructure:"quotas"`
@@ -51,6 +54,24 @@ type Config struct {
 	// Models configures the model providers and their controls (see
 	// models.go): analyzer, providers, analysis, prices, cache, guardrails.
 	Models `mapstructure:",squash"`
+}
+
+// Economy configures economy mode (see worker.EconomyConfig).
+type Economy struct {
+	// MaxWait is how long a page waits for others before its provider
+	// batch is sent anyway.
+	MaxWait time.Duration `mapstructure:"max_wait"`
+	// MaxRequests caps one provider batch below the provider's limit
+	// (0: the provider's).
+	MaxRequests int `mapstructure:"max_requests"`
+	// Tries is how many provider batches a page may be sent in before an
+	// errored or expired request fails it.
+	Tries int `mapstructure:"tries"`
+	// PollBase and PollCap bound the backoff between polls of a batch.
+	PollBase time.Duration `mapstructure:"poll_base"`
+	PollCap  time.Duration `mapstructure:"poll_cap"`
+	// CreateTimeout bounds creating one provider batch.
+	CreateTimeout time.Duration `mapstructure:"create_timeout"`
 }
 
 // Redis locates the Redis that holds queues and the store.
@@ -421,6 +442,13 @@ var Defaults = map[string]any{
 	"worker.repair_pdf":                  true,
 	"worker.fetch_timeout":               duration(worker.DefaultFetchTimeout),
 	"worker.gc_percent":                  50,
+
+	"economy.max_wait":       duration(worker.DefaultEconomyMaxWait),
+	"economy.max_requests":   0,
+	"economy.tries":          worker.DefaultEconomyTries,
+	"economy.poll_base":      duration(worker.DefaultEconomyPollBase),
+	"economy.poll_cap":       duration(worker.DefaultEconomyPollCap),
+	"economy.create_timeout": duration(worker.DefaultEconomyCreateTimeout),
 
 	"tasks.timeout":    duration(tasks.DefaultTaskTimeout),
 	"tasks.max_retry":  tasks.DefaultTaskMaxRetry,

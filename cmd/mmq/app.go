@@ -206,6 +206,11 @@ func (a *App) startWorker(blobs blobStore) error {
 	} else {
 		a.Log.Info().Msg("webhooks off: webhooks.secret (MMQ_WEBHOOKS_SECRET) is not set")
 	}
+	if deps.Economy = workerEconomy(an); deps.Economy != nil && deps.Queue == nil {
+		// The economy tasks (gather, poll) are enqueued by the worker.
+		a.openQueue()
+		deps.Queue = a.queue
+	}
 	setGCPercent(a.Log, cfg.Worker.GCPercent)
 	a.worker, err = worker.New(worker.Config{
 		Concurrency:              cfg.Worker.Concurrency,
@@ -222,6 +227,7 @@ func (a *App) startWorker(blobs blobStore) error {
 		Fetch:                    worker.FetchConfig{Timeout: cfg.Worker.FetchTimeout, MaxBytes: cfg.Limits.MaxUploadBytes, SSRF: guard},
 		Webhooks:                 whTasks,
 		WebhookConcurrency:       cfg.Webhooks.Concurrency,
+		Economy:                  a.economyConfig(),
 	}, deps, a.rdb)
 	if err != nil {
 		return err

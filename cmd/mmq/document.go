@@ -17,19 +17,23 @@ import (
 // extractionFlags are the flags of submit and estimate that say what to
 // extract; apply reads the schema file into opts before any request.
 type extractionFlags struct {
-	schemaFile, instructions, scope string
+	schemaFile, instructions, scope, mode string
 }
 
 func (e *extractionFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&e.schemaFile, "schema", "", "JSON Schema file (draft 2020-12, an object at the top) every page's data must follow")
 	f.StringVar(&e.instructions, "instructions", "", "instructions for the model, added to the task's prompt (at most 8 KiB)")
 	f.StringVar(&e.scope, "scope", "", "page (one answer per page, the default) or document (also one combined answer for the job)")
+	f.StringVar(&e.mode, "mode", "", "realtime (the default) or economy (the provider's batch API: half price, done within 24 hours)")
 }
 
 func (e *extractionFlags) apply(opts *client.SubmitOptions) error {
-	opts.Instructions, opts.Scope = e.instructions, e.scope
+	opts.Instructions, opts.Scope, opts.Mode = e.instructions, e.scope, e.mode
 	if !tasks.Scope(e.scope).Valid() {
 		return usageError{fmt.Errorf("--scope must be page or document")}
+	}
+	if !tasks.Mode(e.mode).Valid() {
+		return usageError{fmt.Errorf("--mode must be realtime or economy")}
 	}
 	if len(e.instructions) > tasks.MaxInstructionsBytes {
 		return usageError{fmt.Errorf("--instructions is longer than %d bytes", tasks.MaxInstructionsBytes)}
