@@ -11,6 +11,7 @@ package openapitest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -75,7 +77,7 @@ func (s *Spec) Operations() []string {
 // Transport returns a RoundTripper that sends through base and reports,
 // with t.Errorf, every exchange that does not match the description.
 // Event streams (text/event-stream) are checked for their status and
-// content type and passed through unread.
+// headers at once, and each event as the client reads it (see x-events).
 func (s *Spec) Transport(t testing.TB, base http.RoundTripper) http.RoundTripper {
 	return &transport{spec: s, t: t, base: base}
 }
@@ -98,9 +100,15 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if isEventStream(resp) {
-		if err := tr.spec.checkStream(req, resp); err != nil {
+		events, err := tr.spec.checkStream(req, resp)
+		if err != nil {
 			tr.t.Errorf("openapi: %s %s: %v", req.Method, req.URL.Path, err)
+			return resp, nil
 		}
+		where := req.Method + " " + req.URL.Path
+		resp.Body = &eventReader{ReadCloser: resp.Body, events: events, report: func(err error) {
+			tr.t.Errorf("openapi: %s: event stream: %v", where, err)
+		}}
 		return resp, nil
 	}
 	data, err := io.ReadAll(resp.Body)
@@ -165,12 +173,14 @@ func (s *Spec) check(req *http.Request, sent []byte, complete bool, resp *http.R
 	return openapi3filter.ValidateResponse(ctx, respIn)
 }
 
-// checkStream validates an event stream's status and headers.
-func (s *Spec) checkStream(req *http.Request, resp *http.Response) error {
+// checkStream validates an event stream's status and headers, and returns
+// the schema of each event type's data: the x-events of the operation's
+// text/event-stream content, which maps event types to component schemas.
+func (s *Spec) checkStream(req *http.Request, resp *http.Response) (map[string]*openapi3.Schema, error) {
 	ctx := context.Background()
 	route, params, err := s.router.FindRoute(req)
 	if err != nil {
-		return fmt.Errorf("an event stream on a path the description lacks: %w", err)
+		return nil, fmt.Errorf("an event stream on a path the description lacks: %w", err)
 	}
 	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, ExcludeResponseBody: true, IncludeResponseStatus: true}
 	respIn := &openapi3filter.ResponseValidationInput{
@@ -180,12 +190,90 @@ func (s *Spec) checkStream(req *http.Request, resp *http.Response) error {
 		Options:                opts,
 	}
 	if err := openapi3filter.ValidateResponse(ctx, respIn); err != nil {
-		return err
+		return nil, err
 	}
-	if route.Operation.Responses.Status(resp.StatusCode).Value.Content.Get("text/event-stream") == nil {
-		return errors.New("an event stream where the description has none")
+	mt := route.Operation.Responses.Status(resp.StatusCode).Value.Content.Get("text/event-stream")
+	if mt == nil {
+		return nil, errors.New("an event stream where the description has none")
 	}
-	return nil
+	names, _ := mt.Extensions["x-events"].(map[string]any)
+	if len(names) == 0 {
+		return nil, errors.New("the description's event stream has no x-events")
+	}
+	events := make(map[string]*openapi3.Schema, len(names))
+	for typ, name := range names {
+		n, _ := name.(string)
+		ref := s.Doc.Components.Schemas[n]
+		if ref == nil {
+			return nil, fmt.Errorf("x-events: event %q names no component schema (%v)", typ, name)
+		}
+		events[typ] = ref.Value
+	}
+	return events, nil
+}
+
+// eventReader checks each event of an SSE body as the client reads it:
+// its type must be one of events, its data valid against that type's
+// schema.
+type eventReader struct {
+	io.ReadCloser
+	events map[string]*openapi3.Schema
+	report func(error)
+	// line holds a line not yet ended; typ and data the event so far.
+	line []byte
+	typ  string
+	data []byte
+}
+
+func (r *eventReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	for _, c := range p[:n] {
+		if c != '\n' {
+			r.line = append(r.line, c)
+			continue
+		}
+		r.field(string(bytes.TrimSuffix(r.line, []byte("\r"))))
+		r.line = r.line[:0]
+	}
+	return n, err
+}
+
+// field takes one line of the stream.
+func (r *eventReader) field(line string) {
+	name, value, _ := strings.Cut(line, ":")
+	value = strings.TrimPrefix(value, " ")
+	switch {
+	case line == "":
+		r.dispatch()
+	case name == "event":
+		r.typ = value
+	case name == "data":
+		if len(r.data) > 0 {
+			r.data = append(r.data, '\n')
+		}
+		r.data = append(r.data, value...)
+	}
+}
+
+// dispatch checks the event read so far, if any.
+func (r *eventReader) dispatch() {
+	typ, data := cmp.Or(r.typ, "message"), r.data
+	r.typ, r.data = "", nil
+	if data == nil {
+		return // a comment or an id alone
+	}
+	schema, ok := r.events[typ]
+	if !ok {
+		r.report(fmt.Errorf("event type %q is not in the description's x-events", typ))
+		return
+	}
+	v, err := decodeJSON(data)
+	if err == nil {
+		err = schema.VisitJSON(v, openapi3.EnableJSONSchema2020())
+	}
+	if err != nil {
+		r.report(fmt.Errorf("event %q data %.500s: %w", typ, data, err))
+	}
 }
 
 // checkErrorBody validates an answer as the description's error body.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -52,8 +53,21 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Error"}
+  /events:
+    get:
+      responses:
+        "200":
+          description: events
+          content:
+            text/event-stream:
+              schema: {type: string}
+              x-events: {tick: Tick, error: Error}
 components:
   schemas:
+    Tick:
+      type: object
+      required: [n]
+      properties: {n: {type: integer}}
     Error:
       type: object
       additionalProperties: false
@@ -89,6 +103,49 @@ func (r *recorder) Errorf(format string, args ...any) {
 	r.errs = append(r.errs, fmt.Sprintf(format, args...))
 }
 
+// exchange sends req, whose URL is a path, through spec's transport to a
+// server that answers status, contentType and respBody, checks the body
+// is passed on whole, and returns what the transport reported.
+func exchange(t *testing.T, spec *openapitest.Spec, req *http.Request, status int, contentType, respBody string) *recorder {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		io.WriteString(w, respBody)
+	}))
+	defer srv.Close()
+	u, err := url.Parse(srv.URL + req.URL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL, req.Host = u, u.Host
+	rec := &recorder{TB: t}
+	hc := &http.Client{Transport: spec.Transport(rec, http.DefaultTransport)}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != respBody {
+		t.Errorf("body %q passed on as %q", respBody, got)
+	}
+	return rec
+}
+
+// want fails t unless the transport reported nothing (wantErr "") or one
+// mismatch naming wantErr.
+func (r *recorder) want(t *testing.T, wantErr string) {
+	t.Helper()
+	switch {
+	case wantErr == "" && len(r.errs) > 0:
+		t.Errorf("reported %q, want nothing", r.errs)
+	case wantErr != "" && (len(r.errs) != 1 || !strings.Contains(r.errs[0], wantErr)):
+		t.Errorf("reported %q, want one report naming %q", r.errs, wantErr)
+	}
+}
+
 func TestTransport(t *testing.T) {
 	spec, err := openapitest.Load([]byte(description), "Error")
 	if err != nil {
@@ -114,38 +171,36 @@ func TestTransport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.respBody)
-			}))
-			defer srv.Close()
-			rec := &recorder{TB: t}
-			hc := &http.Client{Transport: spec.Transport(rec, http.DefaultTransport)}
 			var body io.Reader
 			if tt.reqBody != "" {
 				body = strings.NewReader(tt.reqBody)
 			}
-			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, body)
+			req, _ := http.NewRequest(tt.method, tt.path, body)
 			if body != nil {
 				req.Header.Set("Content-Type", "application/json")
 			}
-			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(got) != tt.respBody {
-				t.Errorf("body %q passed on as %q", tt.respBody, got)
-			}
-			switch {
-			case tt.wantErr == "" && len(rec.errs) > 0:
-				t.Errorf("reported %q, want nothing", rec.errs)
-			case tt.wantErr != "" && (len(rec.errs) != 1 || !strings.Contains(rec.errs[0], tt.wantErr)):
-				t.Errorf("reported %q, want one report naming %q", rec.errs, tt.wantErr)
-			}
+			rec := exchange(t, spec, req, tt.status, "application/json", tt.respBody)
+			rec.want(t, tt.wantErr)
+		})
+	}
+}
+
+func TestTransportEventStream(t *testing.T) {
+	spec, err := openapitest.Load([]byte(description), "Error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, stream, wantErr string }{
+		{"valid", "id: 1\nevent: tick\ndata: {\"n\":1}\n\n: keep-alive\n\nevent: error\ndata: {\"error\":\"x\"}\n\n", ""},
+		{"unknown type", "event: tock\ndata: {\"n\":1}\n\n", `"tock"`},
+		{"data off the schema", "event: tick\ndata: {\"n\":\"one\"}\n\n", "tick"},
+		{"data not JSON", "event: tick\ndata: {\n\n", "tick"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "/events", nil)
+			rec := exchange(t, spec, req, http.StatusOK, "text/event-stream", tt.stream)
+			rec.want(t, tt.wantErr)
 		})
 	}
 }
