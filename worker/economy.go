@@ -269,13 +269,22 @@ func (h *Handler) saveEconomyResult(ctx context.Context, job *tasks.Job, page in
 	return nil
 }
 
-// scheduleGather makes sure a gather of queue runs by MaxWait after at
-// (one task per queue and window: jobs of the same minute share it).
+// scheduleGather makes sure a gather of queue runs soon after MaxWait
+// from at: one task per queue and window of a quarter of MaxWait, so the
+// jobs of the same window share it. asynq moves a scheduled task to its
+// queue up to a second early (it scores them in whole seconds), hence the
+// second added. A gather that reschedules itself never reuses its own id,
+// which asynq would refuse while it runs.
 func (h *Handler) scheduleGather(ctx context.Context, queue string, at time.Time) error {
 	wait := h.cfg.Economy.MaxWait
-	due := at.Add(wait).Truncate(wait / 4).Add(wait / 4)
-	return h.enqueueEconomy(ctx, tasks.TypeEconomyGather, tasks.EconomyGatherPayload{Queue: queue},
-		fmt.Sprintf("economy:gather:%s:%d", queue, due.UnixMilli()), due)
+	window := max(wait/4, time.Second)
+	due := at.Add(wait).Truncate(window).Add(window + time.Second)
+	id := fmt.Sprintf("economy:gather:%s:%d", queue, due.Unix())
+	if self, _ := asynq.GetTaskID(ctx); self == id {
+		due = due.Add(window)
+		id = fmt.Sprintf("economy:gather:%s:%d", queue, due.Unix())
+	}
+	return h.enqueueEconomy(ctx, tasks.TypeEconomyGather, tasks.EconomyGatherPayload{Queue: queue}, id, due)
 }
 
 func (h *Handler) enqueueEconomy(ctx context.Context, typ string, payload any, id string, at time.Time) error {
@@ -304,6 +313,7 @@ func (h *Handler) ProcessEconomyGather(ctx context.Context, t *asynq.Task) error
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.Queue == "" {
 		return fmt.Errorf("worker: bad economy:gather payload: %w", asynq.SkipRetry)
 	}
+	ctx = h.log.With().Str("type", t.Type()).Str("queue", p.Queue).Logger().WithContext(ctx)
 	es, err := h.economyStore()
 	if err != nil {
 		return tasks.ForAsynq(err)
@@ -553,7 +563,7 @@ func (h *Handler) ProcessEconomyPoll(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return tasks.ForAsynq(err)
 	}
-	log := zerolog.Ctx(ctx).With().Str("intent", in.ID).Str("provider_batch", in.Batch).Logger()
+	log := h.log.With().Str("type", t.Type()).Str("intent", in.ID).Str("provider_batch", in.Batch).Logger()
 	ctx = log.WithContext(ctx)
 	if in.State == tasks.IntentCreating {
 		if age := time.Since(in.Taken); age < 2*h.cfg.Economy.CreateTimeout {

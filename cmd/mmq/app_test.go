@@ -47,12 +47,21 @@ func startAppEnv(t *testing.T, env ...string) (*App, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &App{Config: cfg, Log: zerolog.Nop(), RunAPI: true, RunWorker: true}
+	app := &App{Config: cfg, Log: testLog(), RunAPI: true, RunWorker: true}
 	if err := app.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = app.Close() })
 	return app, "http://" + app.Addr()
+}
+
+// testLog is the program's logger in tests: none, or with MMQ_TEST_LOG=1
+// everything on stderr.
+func testLog() zerolog.Logger {
+	if os.Getenv("MMQ_TEST_LOG") == "1" {
+		return zerolog.New(os.Stderr).With().Timestamp().Logger()
+	}
+	return zerolog.Nop()
 }
 
 // runCLI runs the mmq command line in-process and returns its stdout and
