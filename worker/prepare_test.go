@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -306,4 +308,73 @@ func cpuTime(tb testing.TB) time.Duration {
 		total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return total
+}
+
+// preparingFake is a fake analyzer that records its document preparations.
+type preparingFake struct {
+	*fakeAnalyzer
+	mu       sync.Mutex
+	prepared []string // "job/pages", in order
+	released int
+	// outside counts the pages analyzed while no preparation was in effect.
+	outside int
+}
+
+func (p *preparingFake) PrepareDocument(_ context.Context, jobID string, pdf []byte, pages int) func() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(pdf) == 0 {
+		pages = -1
+	}
+	p.prepared = append(p.prepared, fmt.Sprintf("%s/%d", jobID, pages))
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.released++
+	}
+}
+
+func (p *preparingFake) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, error) {
+	p.mu.Lock()
+	if len(p.prepared) == p.released {
+		p.outside++
+	}
+	p.mu.Unlock()
+	return p.fakeAnalyzer.Analyze(ctx, u)
+}
+
+// TestHandlerPreparesDocument: the worker prepares a document job's input
+// once, with its page count, before any page is analyzed, and releases it
+// once all are; a job read with a password is not prepared.
+func TestHandlerPreparesDocument(t *testing.T) {
+	b := setup(t)
+	tests := []struct {
+		name, file, password string
+		pages                int
+		prepared             bool
+	}{
+		{"no password", booklet, "", 64, true},
+		{"password", "testdata/qpdf-enc-R3-rc4-128-userpw-view.pdf", "view", 30, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &preparingFake{fakeAnalyzer: newFake(nil)}
+			j, task := b.newJob(t, tt.file, tt.password)
+			if err := b.handler(t, fake).ProcessTask(context.Background(), task); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.job(t, j.ID); got.Status != tasks.StatusSucceeded || got.PagesDone != tt.pages {
+				t.Fatalf("job = %+v, want succeeded with %d pages", got, tt.pages)
+			}
+			want := []string{fmt.Sprintf("%s/%d", j.ID, tt.pages)}
+			outside := 0
+			if !tt.prepared {
+				want, outside = nil, tt.pages
+			}
+			if !slices.Equal(fake.prepared, want) || fake.released != len(want) || fake.outside != outside {
+				t.Errorf("prepared %q, released %d times, %d pages analyzed outside a preparation; want %q, %d, %d",
+					fake.prepared, fake.released, fake.outside, want, len(want), outside)
+			}
+		})
+	}
 }
