@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultChunkPages is LocalConfig.ChunkPages's default.
-const DefaultChunkPages = 32
+const DefaultChunkPages = 64
 
 // docText holds the page text of one prepared document: pdftotext runs on
 // the whole document a chunk of pages at a time (-f/-l), on demand, when a
@@ -16,8 +16,9 @@ const DefaultChunkPages = 32
 // unit. The chunk runs in the goroutine of that page, which holds one of
 // the fan-out's slots, and the next chunk starts beside it, in a goroutine
 // of the document's: while the pages of one chunk wait for its run, the
-// next one's text is read on another core. So a document has at most two
-// runs at once.
+// next one's text is read on another core. So a document has two runs at
+// once, one more than its pages in flight span chunks (the worker's 16
+// pages a job span at most two chunks of 64).
 type docText struct {
 	l *Local
 	// ctx is the job's, canceled by release: a chunk serves many pages, so
