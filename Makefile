@@ -1,4 +1,5 @@
-# mmq's entry point: `make` lists the targets. CI (.ci/run) calls `make test`.
+# mmq's entry point: `make` lists the targets. CI (.ci/run) calls `make tools`,
+# `make lint` and `make test`.
 # Every target that runs tests goes through scripts/test-redis.sh, which finds
 # or starts a real Redis and exports MMQ_TEST_REDIS_ADDR.
 
@@ -22,7 +23,14 @@ COMPOSE   ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker comp
 
 WITH_REDIS := bash scripts/test-redis.sh
 
-.PHONY: help run build test test-race bench chaos lint fuzz up down clean e2e test-topologies test-s3 compose-check
+# Lint tools, pinned, installed by `make tools` into bin/tools (GOBIN).
+STATICCHECK_VERSION ?= v0.8.2
+TOOLS_BIN   := $(CURDIR)/bin/tools
+STATICCHECK := $(TOOLS_BIN)/staticcheck
+# Build tags whose files lint checks too (the chaos suite, the browser test).
+LINT_TAGS   ?= chaos,e2e
+
+.PHONY: help run build test test-slow test-race bench chaos lint tools fuzz up down clean e2e test-topologies test-s3 compose-check
 
 help: ## List the targets (this is the default)
 	@echo 'Usage: make TARGET [VAR=value ...]'
@@ -39,8 +47,16 @@ run: ## Run the whole system (API + workers) in one process; pass flags with ARG
 build: ## Build the binary into bin/mmq
 	$(GO) build -o $(BIN) ./cmd/mmq
 
-test: ## Run every test against a real Redis (found or started by scripts/test-redis.sh)
-	$(WITH_REDIS) $(GO) test -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
+# The slow proofs (the bad-input suite, decompression bombs, huge uploads,
+# the corpus end to end) are named TestSlow*: `make test` leaves them out so
+# that it stays quick; `make test-slow` runs only them; CI runs both.
+SLOW := ^TestSlow
+
+test: ## Run every test but the slow proofs (TestSlow*) against a real Redis (found or started by scripts/test-redis.sh)
+	$(WITH_REDIS) $(GO) test -count=1 -timeout $(TIMEOUT) -skip '$(SLOW)' $(TESTFLAGS) $(PKG)
+
+test-slow: ## Run only the slow proofs (TestSlow*: bad input, bombs, huge uploads, corpus); CI runs them after make test
+	$(WITH_REDIS) $(GO) test -count=1 -timeout $(TIMEOUT) -run '$(SLOW)' $(TESTFLAGS) $(PKG)
 
 test-race: ## Like test, with the race detector (needs cgo and gcc; slow on 2 cores)
 	$(WITH_REDIS) $(GO) test -race -count=1 -timeout $(TIMEOUT) $(TESTFLAGS) $(PKG)
@@ -52,14 +68,23 @@ CHAOS_JOBS ?= 1000
 chaos: ## Chaos suite, real processes: SIGKILLed workers, crashed Redis, SIGTERM; provider faults; webhook receiver down (CHAOS_JOBS=1000)
 	MMQ_CHAOS_JOBS=$(CHAOS_JOBS) $(GO) test -tags chaos -count=1 -v -timeout 20m ./internal/chaos/ 2>&1 | grep -v '^{'
 
-lint: ## go vet, gofmt check, and staticcheck when it is on PATH
-	$(GO) vet $(PKG)
+tools: ## Install the pinned staticcheck (STATICCHECK_VERSION) into bin/tools
+	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: ## go vet, gofmt check and staticcheck from bin/tools (`make tools`; required when CI=true)
+	$(GO) vet -tags $(LINT_TAGS) $(PKG)
 	@unformatted=$$(gofmt -l .); \
 	if [[ -n $$unformatted ]]; then echo "gofmt: these files need formatting:"; echo "$$unformatted"; exit 1; fi
-	@if command -v staticcheck >/dev/null 2>&1; then \
-		echo staticcheck $(PKG); staticcheck $(PKG); \
+	@if [[ -x $(STATICCHECK) ]]; then \
+		have=$$($(STATICCHECK) -version); \
+		if [[ $$have != *"($(STATICCHECK_VERSION:v%=%))"* ]]; then \
+			echo "lint: bin/tools/staticcheck is $$have, not $(STATICCHECK_VERSION): run make tools"; exit 1; \
+		fi; \
+		echo staticcheck -tags $(LINT_TAGS) $(PKG); $(STATICCHECK) -tags $(LINT_TAGS) $(PKG); \
+	elif [[ $${CI:-} == true ]]; then \
+		echo 'lint: bin/tools/staticcheck missing, and CI=true requires it: run make tools'; exit 1; \
 	else \
-		echo 'lint: staticcheck not on PATH; skipped it (go install honnef.co/go/tools/cmd/staticcheck@latest)'; \
+		echo 'lint: bin/tools/staticcheck missing; skipped it (make tools installs $(STATICCHECK_VERSION))'; \
 	fi
 
 fuzz: ## Run each fuzz target (func FuzzXxx in *_test.go) for FUZZTIME; FUZZ=regex picks targets

@@ -11,12 +11,15 @@ import (
 	"github.com/mmq/mmq/tasks"
 )
 
-// A Local without pdftotext still reports a page's facts, with a rough text
-// from the content stream.
+// The local analyzer reports a page's layout facts, read with pdfcpu, and
+// its text, read with pdftotext.
 func ExampleLocal_Analyze() {
-	l, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: "/nonexistent/pdftotext"})
+	l, err := analyzer.NewLocal(analyzer.LocalConfig{})
 	if err != nil {
 		log.Fatal(err)
+	}
+	if err := l.Available(); err != nil {
+		log.Fatal(err) // pdftotext_unavailable: install poppler-utils
 	}
 	page, err := os.ReadFile("testdata/hello.pdf")
 	if err != nil {
@@ -32,11 +35,11 @@ func ExampleLocal_Analyze() {
 	if err := json.Unmarshal(a.Output, &f); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(l.TextExtractor(), a.Analyzer)
+	fmt.Println(a.Analyzer)
 	fmt.Printf("%v x %v pt, %d words: %q from %s\n", f.WidthPt, f.HeightPt, f.WordCount, f.Text, f.TextSource)
 	fmt.Println(f.Fonts, f.ImageCount, "images")
 	// Output:
-	// fallback local
-	// 612 x 396 pt, 2 words: "Hello World" from pdfcpu_content_stream
+	// local
+	// 612 x 396 pt, 1 words: "HelloWorld" from pdftotext
 	// [Helvetica] 0 images
 }

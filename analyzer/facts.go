@@ -9,13 +9,11 @@ import (
 const (
 	// TextSourcePDFToText is text from poppler's pdftotext in -layout mode.
 	TextSourcePDFToText = "pdftotext"
-	// TextSourceContentStream is the rough fallback: the strings of the
-	// text-showing operators (Tj, TJ, ', ") of the page's content stream and
-	// of the form XObjects it paints, decoded through each font's ToUnicode
-	// CMap or simple encoding, with line breaks guessed from baseline moves.
-	// Reading order is the order of the stream, columns are not detected,
-	// and fonts without a usable mapping contribute nothing.
-	TextSourceContentStream = "pdfcpu_content_stream"
+	// TextSourceNone says the page has no text because none could be
+	// extracted: pdftotext failed on the page, or its content decodes to
+	// more than the limit (a decompression bomb) and pdftotext was not run.
+	// The page's Warnings say which.
+	TextSourceNone = "none"
 )
 
 // PageFacts is the output of the local analyzer for one page of a document:
@@ -33,8 +31,8 @@ type PageFacts struct {
 	Rotation int `json:"rotation"`
 	// Text is the page text, its source named by TextSource.
 	Text string `json:"text"`
-	// TextSource is TextSourcePDFToText, or TextSourceContentStream when
-	// pdftotext is not installed or failed on this page.
+	// TextSource is TextSourcePDFToText, or TextSourceNone when no text
+	// could be extracted (Warnings say why).
 	TextSource string `json:"text_source"`
 	// WordCount counts the whitespace-separated words of Text.
 	WordCount int `json:"word_count"`
@@ -53,7 +51,7 @@ type PageFacts struct {
 	// SHA256 is the hex SHA-256 of the single-page PDF analyzed.
 	SHA256 string `json:"sha256"`
 	// Warnings say what could not be read or was cut short, for example a
-	// pdftotext failure that made TextSource fall back. Omitted when empty.
+	// pdftotext failure that left the page without text. Omitted when empty.
 	Warnings []string `json:"warnings,omitempty"`
 }
 

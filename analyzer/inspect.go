@@ -1,9 +1,6 @@
 package analyzer
 
-import (
-	"context"
-	"unicode/utf8"
-)
+import "context"
 
 // PageShape is what a model provider needs to know of a page before
 // sending it: its size, whether it paints images, and how much text it
@@ -13,8 +10,10 @@ type PageShape struct {
 	WidthPt, HeightPt float64
 	// Images counts the image XObjects the page paints.
 	Images int
-	// TextChars is the length, in characters, of the text the page's
-	// text-showing operators draw (the content-stream text).
+	// TextChars estimates the length, in characters, of the text the
+	// page's text-showing operators draw, from the size of their strings
+	// (no font is decoded): one character a byte under a simple font, one
+	// every two bytes under a composite one.
 	TextChars int
 }
 
@@ -22,7 +21,7 @@ type PageShape struct {
 // shape, for routing and cost estimates. Its error is a permanent
 // *tasks.Error for a page pdfcpu cannot read, or ctx's.
 func InspectPage(ctx context.Context, pdf []byte) (PageShape, error) {
-	page, err := readPage(ctx, pdf, maxTextBytes)
+	page, err := readPage(ctx, pdf)
 	if err != nil {
 		return PageShape{}, pageReadError(ctx, 1, err)
 	}
@@ -30,6 +29,6 @@ func InspectPage(ctx context.Context, pdf []byte) (PageShape, error) {
 		WidthPt:   page.width,
 		HeightPt:  page.height,
 		Images:    page.scan.images,
-		TextChars: utf8.RuneCountInString(page.scan.text),
+		TextChars: page.scan.shownChars,
 	}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"mime"
 	"os/exec"
+	"sync"
 	"time"
 
 	"github.com/mmq/mmq/tasks"
@@ -28,12 +29,6 @@ var _ Analyzer = (*Local)(nil)
 // LocalName is the Analysis.Analyzer of the local analyzer.
 const LocalName = "local"
 
-// Text extractors, the values of Local.TextExtractor.
-const (
-	ExtractorPDFToText = "pdftotext"
-	ExtractorFallback  = "fallback"
-)
-
 // maxTextBytes bounds the text kept for one page.
 // At 256 KiB (a hundred times a dense page of text) the page's result
 // stays under the store's default cap on one result (1 MiB) even when
@@ -43,13 +38,17 @@ const maxTextBytes = 256 << 10
 // LocalConfig configures the local analyzer. The zero value is ready to use.
 type LocalConfig struct {
 	// PDFToTextPath is the pdftotext binary (poppler-utils), a path or a name
-	// looked up on PATH. Defaults to "pdftotext". When it cannot be found,
-	// Local does not fail: it extracts a rough text from the content stream
-	// instead, and TextExtractor reports "fallback".
+	// looked up on PATH. Defaults to "pdftotext". Page text needs it: when
+	// it cannot be found, NewLocal still succeeds (frames need no
+	// pdftotext, and the API builds a Local only for estimates), but every
+	// page fails with tasks.CodePDFToTextUnavailable; see Available.
 	PDFToTextPath string
-	// Timeout bounds one pdftotext run; a page that takes longer falls back
-	// to the content-stream text with a warning. Defaults to 30 seconds.
+	// Timeout bounds one pdftotext run; a page that takes longer has no
+	// text (TextSourceNone) and a warning. Defaults to 30 seconds.
 	Timeout time.Duration
+	// ChunkPages is how many pages one pdftotext run reads of a document
+	// prepared with PrepareDocument. Defaults to DefaultChunkPages.
+	ChunkPages int
 }
 
 func (c *LocalConfig) setDefaults() {
@@ -59,12 +58,18 @@ func (c *LocalConfig) setDefaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
 	}
+	if c.ChunkPages == 0 {
+		c.ChunkPages = DefaultChunkPages
+	}
 }
 
 // Validate reports a configuration that cannot work.
 func (c LocalConfig) Validate() error {
 	if c.Timeout < 0 {
 		return fmt.Errorf("analyzer: LocalConfig.Timeout must not be negative, got %v", c.Timeout)
+	}
+	if c.ChunkPages < 0 {
+		return fmt.Errorf("analyzer: LocalConfig.ChunkPages must not be negative, got %d", c.ChunkPages)
 	}
 	return nil
 }
@@ -73,39 +78,50 @@ func (c LocalConfig) Validate() error {
 // PageFacts, read with pdfcpu and pdftotext, and for each video frame those
 // of FrameFacts, without calling any model. It is safe for concurrent use.
 type Local struct {
-	timeout time.Duration
+	timeout    time.Duration
+	chunkPages int
 	// pdfToText is the resolved pdftotext path, "" when none was found.
 	pdfToText string
+	// missing is why pdfToText is "", nil when it was found.
+	missing error
+
+	// docs holds the documents PrepareDocument prepared, by job ID.
+	docsMu sync.Mutex
+	docs   map[string]*docText
 }
 
 // NewLocal returns a local analyzer configured by cfg. It looks pdftotext up
-// once, here; see TextExtractor for the outcome.
+// once, here; see Available for the outcome.
 func NewLocal(cfg LocalConfig) (*Local, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Local{timeout: cfg.Timeout}
+	l := &Local{timeout: cfg.Timeout, chunkPages: cfg.ChunkPages, docs: map[string]*docText{}}
 	if path, err := exec.LookPath(cfg.PDFToTextPath); err == nil {
 		l.pdfToText = path
+	} else {
+		l.missing = fmt.Errorf("pdftotext (%s) not found: %w", cfg.PDFToTextPath, err)
 	}
 	return l, nil
 }
 
-// TextExtractor names how Local extracts page text, for /readyz and logs:
-// ExtractorPDFToText, or ExtractorFallback when pdftotext was not found.
-func (l *Local) TextExtractor() string {
-	if l.pdfToText == "" {
-		return ExtractorFallback
+// Available returns nil when pdftotext was found, else a *tasks.Error with
+// CodePDFToTextUnavailable, the error every page then fails with. Video
+// frames are analyzed either way.
+func (l *Local) Available() error {
+	if l.missing == nil {
+		return nil
 	}
-	return ExtractorPDFToText
+	return tasks.WrapError(tasks.CodePDFToTextUnavailable, l.missing, "page text needs pdftotext (poppler-utils), and this worker lacks it")
 }
 
 // Analyze returns the PageFacts of a document page, or the FrameFacts of a
 // video frame, as JSON. Input it can never analyze yields a permanent
 // *tasks.Error: CodeInvalidRequest for a malformed unit, CodeInvalidPDF or
 // CodeEncryptedPDF for a page pdfcpu cannot read, CodeInvalidVideo for a
-// frame that is no readable image. A canceled ctx stops pdftotext and
+// frame that is no readable image, CodePDFToTextUnavailable for any page
+// when pdftotext is not installed. A canceled ctx stops pdftotext and
 // returns ctx's error.
 func (l *Local) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, error) {
 	switch u.Kind {
@@ -134,11 +150,14 @@ func (l *Local) analyzePage(ctx context.Context, u tasks.Unit) (*PageFacts, erro
 	if err := checkPDFUnit(u); err != nil {
 		return nil, err
 	}
+	if err := l.Available(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("analyzer: page %d: %w", u.Index, err)
 	}
 
-	page, err := readPage(ctx, u.Data, maxTextBytes)
+	page, err := readPage(ctx, u.Data)
 	if err != nil {
 		return nil, pageReadError(ctx, u.Index, err)
 	}
@@ -156,25 +175,35 @@ func (l *Local) analyzePage(ctx context.Context, u tasks.Unit) (*PageFacts, erro
 	facts.Warnings = append(facts.Warnings, page.warnings...)
 	facts.Warnings = append(facts.Warnings, page.scan.warnings...)
 
-	text, source, truncated := page.scan.text, TextSourceContentStream, page.scan.truncated
 	// pdftotext would inflate a content bomb to its end, spending its whole
 	// timeout of CPU on a page that has no text worth the wait.
-	if l.pdfToText != "" && !page.scan.tooLarge {
-		t, trunc, err := pdfToText(ctx, l.pdfToText, l.timeout, u.Data, maxTextBytes)
+	text, source := "", TextSourceNone
+	if !page.scan.tooLarge {
+		t, truncated, err := l.pageText(ctx, u)
 		switch {
 		case err == nil:
-			text, source, truncated = t, TextSourcePDFToText, trunc
+			text, source = t, TextSourcePDFToText
+			if truncated {
+				facts.Warnings = append(facts.Warnings, fmt.Sprintf("text truncated to %d bytes", maxTextBytes))
+			}
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("analyzer: page %d: %w", u.Index, ctx.Err())
 		default:
-			facts.Warnings = append(facts.Warnings, err.Error()+"; text is the content-stream fallback")
+			facts.Warnings = append(facts.Warnings, err.Error()+"; the page has no text")
 		}
-	}
-	if truncated {
-		facts.Warnings = append(facts.Warnings, fmt.Sprintf("text truncated to %d bytes", maxTextBytes))
 	}
 	facts.setText(text, source)
 	return facts, nil
+}
+
+// pageText returns the text of page unit u: from its document's chunk when
+// the document was prepared, else from a pdftotext run on the page.
+func (l *Local) pageText(ctx context.Context, u tasks.Unit) (string, bool, error) {
+	t, truncated, ok, err := l.preparedText(ctx, u.JobID, u.Index)
+	if ok || err != nil {
+		return t, truncated, err
+	}
+	return pdfToText(ctx, l.pdfToText, l.timeout, u.Data, maxTextBytes)
 }
 
 // checkPDFUnit rejects a document unit that cannot hold a PDF. An empty MIME

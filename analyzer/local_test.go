@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"image/color"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,51 +24,24 @@ import (
 	"github.com/mmq/mmq/internal/corpus"
 )
 
-// testBundle holds one Local per text extractor.
-type testBundle struct {
-	// pdftotext uses poppler's pdftotext; nil when it is not installed.
-	pdftotext *analyzer.Local
-	// fallback never finds pdftotext and uses the content-stream text.
-	fallback *analyzer.Local
-}
-
-func setup(t *testing.T) testBundle {
+// setup returns a Local with poppler's pdftotext, which page text needs. A
+// host without it skips the test, except in CI, where it fails.
+func setup(t testing.TB) *analyzer.Local {
 	t.Helper()
-	var b testBundle
-	fallback, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: filepath.Join(t.TempDir(), "no-pdftotext")})
-	if err != nil {
-		t.Fatalf("NewLocal: %v", err)
-	}
-	if got := fallback.TextExtractor(); got != analyzer.ExtractorFallback {
-		t.Fatalf("TextExtractor() with a missing binary = %q, want %q", got, analyzer.ExtractorFallback)
-	}
-	b.fallback = fallback
-
 	if _, err := exec.LookPath("pdftotext"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("pdftotext is required in CI: %v", err)
 		}
-		return b
+		t.Skipf("pdftotext (poppler-utils) is not installed: %v", err)
 	}
-	local, err := analyzer.NewLocal(analyzer.LocalConfig{})
+	l, err := analyzer.NewLocal(analyzer.LocalConfig{})
 	if err != nil {
 		t.Fatalf("NewLocal: %v", err)
 	}
-	if got := local.TextExtractor(); got != analyzer.ExtractorPDFToText {
-		t.Fatalf("TextExtractor() = %q, want %q", got, analyzer.ExtractorPDFToText)
+	if err := l.Available(); err != nil {
+		t.Fatalf("Available() = %v with pdftotext on PATH", err)
 	}
-	b.pdftotext = local
-	return b
-}
-
-// extractors lists the bundle's analyzers by name, skipping pdftotext when it
-// is not installed.
-func (b testBundle) extractors() map[string]*analyzer.Local {
-	m := map[string]*analyzer.Local{analyzer.TextSourceContentStream: b.fallback}
-	if b.pdftotext != nil {
-		m[analyzer.TextSourcePDFToText] = b.pdftotext
-	}
-	return m
+	return l
 }
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -104,7 +78,7 @@ func analyze(t *testing.T, l *analyzer.Local, u tasks.Unit) analyzer.PageFacts {
 
 func TestLocalPageFacts(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	l := setup(t)
 
 	tests := []struct {
 		file          string
@@ -163,68 +137,66 @@ func TestLocalPageFacts(t *testing.T) {
 	for _, tt := range tests {
 		data := readTestdata(t, tt.file)
 		sum := sha256.Sum256(data)
-		for source, l := range b.extractors() {
-			t.Run(tt.file+"/"+source, func(t *testing.T) {
-				t.Parallel()
-				f := analyze(t, l, pdfUnit(7, data))
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			f := analyze(t, l, pdfUnit(7, data))
 
-				if f.Page != 7 {
-					t.Errorf("Page = %d, want 7", f.Page)
-				}
-				if f.WidthPt != tt.width || f.HeightPt != tt.height {
-					t.Errorf("size = %v x %v pt, want %v x %v", f.WidthPt, f.HeightPt, tt.width, tt.height)
-				}
-				if f.Rotation != tt.rotation {
-					t.Errorf("Rotation = %d, want %d", f.Rotation, tt.rotation)
-				}
-				if f.ImageCount != tt.images {
-					t.Errorf("ImageCount = %d, want %d", f.ImageCount, tt.images)
-				}
-				if f.SHA256 != hex.EncodeToString(sum[:]) {
-					t.Errorf("SHA256 = %s, want the hash of the unit's data", f.SHA256)
-				}
-				if f.TextSource != source {
-					t.Errorf("TextSource = %q, want %q (warnings %q)", f.TextSource, source, f.Warnings)
-				}
-				if len(f.Warnings) > 0 {
-					t.Errorf("Warnings = %q, want none", f.Warnings)
-				}
+			if f.Page != 7 {
+				t.Errorf("Page = %d, want 7", f.Page)
+			}
+			if f.WidthPt != tt.width || f.HeightPt != tt.height {
+				t.Errorf("size = %v x %v pt, want %v x %v", f.WidthPt, f.HeightPt, tt.width, tt.height)
+			}
+			if f.Rotation != tt.rotation {
+				t.Errorf("Rotation = %d, want %d", f.Rotation, tt.rotation)
+			}
+			if f.ImageCount != tt.images {
+				t.Errorf("ImageCount = %d, want %d", f.ImageCount, tt.images)
+			}
+			if f.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("SHA256 = %s, want the hash of the unit's data", f.SHA256)
+			}
+			if f.TextSource != analyzer.TextSourcePDFToText {
+				t.Errorf("TextSource = %q, want %q (warnings %q)", f.TextSource, analyzer.TextSourcePDFToText, f.Warnings)
+			}
+			if len(f.Warnings) > 0 {
+				t.Errorf("Warnings = %q, want none", f.Warnings)
+			}
 
-				if f.Fonts == nil {
-					t.Error("Fonts is null, want a list")
+			if f.Fonts == nil {
+				t.Error("Fonts is null, want a list")
+			}
+			if tt.fonts == nil && len(f.Fonts) > 0 {
+				t.Errorf("Fonts = %q, want none", f.Fonts)
+			}
+			for _, font := range tt.fonts {
+				if !slices.Contains(f.Fonts, font) {
+					t.Errorf("Fonts = %q, want %q among them", f.Fonts, font)
 				}
-				if tt.fonts == nil && len(f.Fonts) > 0 {
-					t.Errorf("Fonts = %q, want none", f.Fonts)
-				}
-				for _, font := range tt.fonts {
-					if !slices.Contains(f.Fonts, font) {
-						t.Errorf("Fonts = %q, want %q among them", f.Fonts, font)
-					}
-				}
-				if !slices.IsSorted(f.Fonts) || len(slices.Compact(slices.Clone(f.Fonts))) != len(f.Fonts) {
-					t.Errorf("Fonts = %q, want sorted and distinct", f.Fonts)
-				}
+			}
+			if !slices.IsSorted(f.Fonts) || len(slices.Compact(slices.Clone(f.Fonts))) != len(f.Fonts) {
+				t.Errorf("Fonts = %q, want sorted and distinct", f.Fonts)
+			}
 
-				fields := strings.Fields(f.Text)
-				for _, w := range tt.words {
-					if !slices.ContainsFunc(fields, func(field string) bool { return strings.Contains(field, w) }) {
-						t.Errorf("Text lacks the word %q:\n%s", w, f.Text)
-					}
+			fields := strings.Fields(f.Text)
+			for _, w := range tt.words {
+				if !slices.ContainsFunc(fields, func(field string) bool { return strings.Contains(field, w) }) {
+					t.Errorf("Text lacks the word %q:\n%s", w, f.Text)
 				}
-				if len(tt.words) == 0 && f.WordCount != 0 {
-					t.Errorf("WordCount = %d, want 0 for a page without text; text %q", f.WordCount, f.Text)
-				}
-				if f.WordCount != len(fields) {
-					t.Errorf("WordCount = %d, want %d", f.WordCount, len(fields))
-				}
-				if want := len([]rune(strings.Join(fields, ""))); f.CharCount != want {
-					t.Errorf("CharCount = %d, want %d non-space runes", f.CharCount, want)
-				}
-				if len(tt.words) > 0 && (f.LineCount < 1 || f.LineCount > strings.Count(f.Text, "\n")+1) {
-					t.Errorf("LineCount = %d for %d lines of text", f.LineCount, strings.Count(f.Text, "\n")+1)
-				}
-			})
-		}
+			}
+			if len(tt.words) == 0 && f.WordCount != 0 {
+				t.Errorf("WordCount = %d, want 0 for a page without text; text %q", f.WordCount, f.Text)
+			}
+			if f.WordCount != len(fields) {
+				t.Errorf("WordCount = %d, want %d", f.WordCount, len(fields))
+			}
+			if want := len([]rune(strings.Join(fields, ""))); f.CharCount != want {
+				t.Errorf("CharCount = %d, want %d non-space runes", f.CharCount, want)
+			}
+			if len(tt.words) > 0 && (f.LineCount < 1 || f.LineCount > strings.Count(f.Text, "\n")+1) {
+				t.Errorf("LineCount = %d for %d lines of text", f.LineCount, strings.Count(f.Text, "\n")+1)
+			}
+		})
 	}
 }
 
@@ -232,13 +204,13 @@ func TestLocalPageFacts(t *testing.T) {
 // testdata, when the corpus is present.
 func TestLocalMountain(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	l := setup(t)
 	path := filepath.Join(corpus.Dir(), "pdf", "pdfcpu-mountain.pdf")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Skipf("corpus not present: %v", err)
 	}
-	f := analyze(t, b.fallback, pdfUnit(1, data))
+	f := analyze(t, l, pdfUnit(1, data))
 	if f.ImageCount != 1 || f.WidthPt != 1268 || f.HeightPt != 720 || f.WordCount != 0 {
 		t.Errorf("facts = %d images, %v x %v pt, %d words; want 1 image, 1268 x 720 pt, 0 words",
 			f.ImageCount, f.WidthPt, f.HeightPt, f.WordCount)
@@ -247,7 +219,7 @@ func TestLocalMountain(t *testing.T) {
 
 func TestLocalRejects(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	l := setup(t)
 	hello := readTestdata(t, "hello.pdf")
 
 	tests := []struct {
@@ -269,38 +241,36 @@ func TestLocalRejects(t *testing.T) {
 		{"truncated video frame", tasks.Unit{Kind: tasks.KindVideo, Index: 0, Data: []byte{0xff, 0xd8}, MIME: "image/jpeg"}, tasks.CodeInvalidVideo, ""},
 	}
 	for _, tt := range tests {
-		for source, l := range b.extractors() {
-			t.Run(tt.name+"/"+source, func(t *testing.T) {
-				t.Parallel()
-				a, err := l.Analyze(context.Background(), tt.unit)
-				var te *tasks.Error
-				if !errors.As(err, &te) {
-					t.Fatalf("Analyze = %s, %v; want a *tasks.Error", a.Output, err)
-				}
-				if te.Code != tt.want {
-					t.Errorf("code = %s (%v), want %s", te.Code, err, tt.want)
-				}
-				if !strings.Contains(err.Error(), tt.cause) {
-					t.Errorf("error %q does not mention %q", err, tt.cause)
-				}
-				if !tasks.IsPermanent(err) {
-					t.Errorf("IsPermanent(%v) = false, want true", err)
-				}
-				if a.Output != nil {
-					t.Errorf("Output = %s, want none", a.Output)
-				}
-			})
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, err := l.Analyze(context.Background(), tt.unit)
+			var te *tasks.Error
+			if !errors.As(err, &te) {
+				t.Fatalf("Analyze = %s, %v; want a *tasks.Error", a.Output, err)
+			}
+			if te.Code != tt.want {
+				t.Errorf("code = %s (%v), want %s", te.Code, err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.cause) {
+				t.Errorf("error %q does not mention %q", err, tt.cause)
+			}
+			if !tasks.IsPermanent(err) {
+				t.Errorf("IsPermanent(%v) = false, want true", err)
+			}
+			if a.Output != nil {
+				t.Errorf("Output = %s, want none", a.Output)
+			}
+		})
 	}
 }
 
 // TestLocalEmptyMIME takes a unit without a media type for a PDF.
 func TestLocalEmptyMIME(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	l := setup(t)
 	u := pdfUnit(1, readTestdata(t, "hello.pdf"))
 	u.MIME = ""
-	if f := analyze(t, b.fallback, u); f.WordCount == 0 {
+	if f := analyze(t, l, u); f.WordCount == 0 {
 		t.Errorf("WordCount = 0, want the page's words")
 	}
 }
@@ -318,7 +288,7 @@ func fakePDFToText(t *testing.T, script string) string {
 	return path
 }
 
-func TestLocalPDFToTextFailureFallsBack(t *testing.T) {
+func TestLocalPDFToTextFailure(t *testing.T) {
 	t.Parallel()
 	hello := readTestdata(t, "hello.pdf")
 
@@ -331,7 +301,7 @@ func TestLocalPDFToTextFailureFallsBack(t *testing.T) {
 		{
 			name:    "exit status",
 			script:  `echo "Syntax Error: Couldn't read xref table" >&2; echo "Syntax Error: Couldn't read xref table" >&2; exit 1`,
-			warning: "pdftotext: exit status 1: Syntax Error: Couldn't read xref table; text is the content-stream fallback",
+			warning: "pdftotext: exit status 1: Syntax Error: Couldn't read xref table; the page has no text",
 		},
 		{
 			name:    "timeout",
@@ -347,16 +317,19 @@ func TestLocalPDFToTextFailureFallsBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := l.TextExtractor(); got != analyzer.ExtractorPDFToText {
-				t.Fatalf("TextExtractor() = %q, want %q", got, analyzer.ExtractorPDFToText)
+			if err := l.Available(); err != nil {
+				t.Fatalf("Available() = %v, want nil", err)
 			}
 			start := time.Now()
 			f := analyze(t, l, pdfUnit(1, hello))
 			if elapsed := time.Since(start); elapsed > 10*time.Second {
 				t.Errorf("Analyze took %v", elapsed)
 			}
-			if f.TextSource != analyzer.TextSourceContentStream || !strings.Contains(f.Text, "Hello") {
-				t.Errorf("text %q from %q, want the fallback's text with Hello", f.Text, f.TextSource)
+			if f.TextSource != analyzer.TextSourceNone || f.Text != "" || f.WordCount != 0 {
+				t.Errorf("text %q (%d words) from %q, want none from %q", f.Text, f.WordCount, f.TextSource, analyzer.TextSourceNone)
+			}
+			if f.WidthPt != 612 || f.HeightPt != 396 || !slices.Equal(f.Fonts, []string{"Helvetica"}) {
+				t.Errorf("layout facts %v x %v pt, fonts %q; want 612 x 396, [Helvetica] without pdftotext's text", f.WidthPt, f.HeightPt, f.Fonts)
 			}
 			if !slices.ContainsFunc(f.Warnings, func(w string) bool { return strings.Contains(w, tt.warning) }) {
 				t.Errorf("Warnings = %q, want one with %q", f.Warnings, tt.warning)
@@ -434,12 +407,30 @@ func TestNewLocalConfig(t *testing.T) {
 	if _, err := analyzer.NewLocal(analyzer.LocalConfig{Timeout: -time.Second}); err == nil {
 		t.Error("NewLocal with a negative timeout succeeded, want an error")
 	}
+}
+
+// TestLocalWithoutPDFToText: without pdftotext every page fails with
+// CodePDFToTextUnavailable, permanently, naming the program, instead of
+// coming back without text; frames are still analyzed.
+func TestLocalWithoutPDFToText(t *testing.T) {
+	t.Parallel()
 	l, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: "no-such-pdftotext-binary"})
 	if err != nil {
-		t.Fatalf("NewLocal with a missing binary: %v, want the fallback", err)
+		t.Fatalf("NewLocal with a missing binary: %v, want a Local for frames", err)
 	}
-	if got := l.TextExtractor(); got != analyzer.ExtractorFallback {
-		t.Errorf("TextExtractor() = %q, want %q", got, analyzer.ExtractorFallback)
+	if got := tasks.ErrorCode(l.Available()); got != tasks.CodePDFToTextUnavailable {
+		t.Errorf("Available() code = %q, want %q", got, tasks.CodePDFToTextUnavailable)
+	}
+	a, err := l.Analyze(context.Background(), pdfUnit(1, readTestdata(t, "hello.pdf")))
+	if got := tasks.ErrorCode(err); got != tasks.CodePDFToTextUnavailable || a.Output != nil {
+		t.Fatalf("Analyze = %s, %v (code %q); want no output and %q", a.Output, err, got, tasks.CodePDFToTextUnavailable)
+	}
+	if !tasks.IsPermanent(err) || !strings.Contains(err.Error(), "no-such-pdftotext-binary") {
+		t.Errorf("error %v: want permanent and naming the missing program", err)
+	}
+	red := picture(8, 8, solid(color.RGBA{255, 0, 0, 255}))
+	if f := analyzeFrame(t, l, frameUnit(0, 0, encodePNG(t, red), "image/png")); f.Width != 8 {
+		t.Errorf("frame facts %+v, want an 8 px wide frame", f)
 	}
 }
 
@@ -448,35 +439,19 @@ func BenchmarkLocalAnalyze(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fallback, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: filepath.Join(b.TempDir(), "none")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	locals := map[string]*analyzer.Local{analyzer.ExtractorFallback: fallback}
-	if _, err := exec.LookPath("pdftotext"); err == nil {
-		if locals[analyzer.ExtractorPDFToText], err = analyzer.NewLocal(analyzer.LocalConfig{}); err != nil {
+	l := setup(b)
+	u := pdfUnit(1, data)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := l.Analyze(context.Background(), u); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for _, name := range []string{analyzer.ExtractorPDFToText, analyzer.ExtractorFallback} {
-		l, ok := locals[name]
-		if !ok {
-			continue
-		}
-		b.Run(name, func(b *testing.B) {
-			u := pdfUnit(1, data)
-			b.SetBytes(int64(len(data)))
-			for b.Loop() {
-				if _, err := l.Analyze(context.Background(), u); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
 }
 
-// FuzzLocalAnalyze mutates real pages: whatever the bytes, Analyze must not
-// panic, and must return facts or a *tasks.Error.
+// FuzzLocalAnalyze mutates real pages: whatever the bytes, Analyze (pdfcpu,
+// the content-stream scanner and pdftotext) must not panic, and must return
+// facts or a *tasks.Error.
 func FuzzLocalAnalyze(f *testing.F) {
 	for _, name := range []string{"hello.pdf", "hello-image-in-form.pdf", "letter-text.pdf"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
@@ -485,10 +460,7 @@ func FuzzLocalAnalyze(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	l, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: filepath.Join(f.TempDir(), "none")})
-	if err != nil {
-		f.Fatal(err)
-	}
+	l := setup(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := l.Analyze(context.Background(), pdfUnit(1, data))
 		if err != nil {
@@ -503,4 +475,39 @@ func FuzzLocalAnalyze(f *testing.F) {
 			t.Fatalf("output %s: %v", a.Output, err)
 		}
 	})
+}
+
+// TestPrepareDocumentWithoutPDFToText: without pdftotext there is nothing to
+// prepare, and the page still fails with CodePDFToTextUnavailable.
+func TestPrepareDocumentWithoutPDFToText(t *testing.T) {
+	t.Parallel()
+	l, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: "no-such-pdftotext-binary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := readTestdata(t, "hello.pdf")
+	release := l.PrepareDocument(t.Context(), "job-1", hello, 1)
+	defer release()
+	if _, err := l.Analyze(t.Context(), pdfUnit(1, hello)); tasks.ErrorCode(err) != tasks.CodePDFToTextUnavailable {
+		t.Errorf("Analyze of a prepared page without pdftotext: %v, want %s", err, tasks.CodePDFToTextUnavailable)
+	}
+}
+
+// TestPrepareDocumentFallsBack: a chunk whose output does not split into its
+// pages (here a pdftotext that prints no form feed) leaves each page to a
+// run of its own, with the same text; a second release is harmless.
+func TestPrepareDocumentFallsBack(t *testing.T) {
+	t.Parallel()
+	l, err := analyzer.NewLocal(analyzer.LocalConfig{PDFToTextPath: fakePDFToText(t, `case "$*" in *"-f "*) echo chunk;; *) echo page;; esac`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := readTestdata(t, "hello.pdf")
+	release := l.PrepareDocument(t.Context(), "job-1", hello, 1)
+	f := analyze(t, l, pdfUnit(1, hello))
+	release()
+	release()
+	if f.Text != "page" {
+		t.Errorf("text %q, want the single page's run's %q", f.Text, "page")
+	}
 }

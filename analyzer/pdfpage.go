@@ -53,7 +53,7 @@ func readConfig() *model.Configuration {
 // the page was cut from a document that was validated whole, and a reader
 // that tolerates what validation would reject gets more pages analyzed.
 // Panics are recovered and returned as errors wrapping errPDFPanic.
-func readPage(ctx context.Context, data []byte, maxText int) (page *pdfPage, err error) {
+func readPage(ctx context.Context, data []byte) (page *pdfPage, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			page, err = nil, fmt.Errorf("%w: %v", errPDFPanic, r)
@@ -89,7 +89,7 @@ func readPage(ctx context.Context, data []byte, maxText int) (page *pdfPage, err
 	if warn != "" {
 		page.warnings = append(page.warnings, warn)
 	}
-	page.scan = scanPage(ctx, pc.XRefTable, d, attrs.Resources, maxText)
+	page.scan = scanPage(ctx, pc.XRefTable, d, attrs.Resources)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,28 +24,42 @@ const maxStderrSummary = 300
 // feed. Output beyond maxText bytes is dropped and reported by truncated.
 // A failed run's error is a *command.Error whose stderr is summarized.
 func pdfToText(ctx context.Context, path string, timeout time.Duration, pdf []byte, maxText int) (text string, truncated bool, err error) {
+	out, truncated, err := runPDFToText(ctx, path, timeout, pdf, 0, 0, maxText)
+	if err != nil {
+		return "", false, err
+	}
+	return cleanLayoutText(strings.ToValidUTF8(string(out), "\uFFFD")), truncated, nil
+}
+
+// runPDFToText runs pdftotext as pdfToText does, on pages first to last of
+// pdf (all of them when first is 0), and returns its raw output: each page's
+// text followed by a form feed, cut at maxOut bytes.
+func runPDFToText(ctx context.Context, path string, timeout time.Duration, pdf []byte, first, last, maxOut int) (out []byte, truncated bool, err error) {
+	args := []string{"-layout", "-enc", "UTF-8"}
+	if first > 0 {
+		args = append(args, "-f", strconv.Itoa(first), "-l", strconv.Itoa(last))
+	}
 	res, err := command.Run(ctx, command.Spec{
 		Path:           path,
-		Args:           []string{"-layout", "-enc", "UTF-8", "-", "-"},
+		Args:           append(args, "-", "-"),
 		Stdin:          bytes.NewReader(pdf),
 		Timeout:        timeout,
-		MaxStdout:      int64(maxText),
+		MaxStdout:      int64(maxOut),
 		TruncateStdout: true,
 		MaxStderr:      maxStderrBytes,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
 			// The caller gave up: that is not pdftotext's failure.
-			return "", false, ctx.Err()
+			return nil, false, ctx.Err()
 		}
 		var cerr *command.Error
 		if errors.As(err, &cerr) {
 			cerr.Stderr = summarize(cerr.Stderr)
 		}
-		return "", false, err
+		return nil, false, err
 	}
-	out := strings.ToValidUTF8(string(res.Stdout), "\uFFFD")
-	return cleanLayoutText(out), res.StdoutTruncated, nil
+	return res.Stdout, res.StdoutTruncated, nil
 }
 
 // cleanLayoutText strips the form feeds pdftotext ends pages with and the

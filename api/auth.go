@@ -236,11 +236,6 @@ func CallerOf(ctx context.Context) Caller {
 // tenant's, or any for an admin.
 func (c Caller) Sees(tenant string) bool { return c.Admin || c.Tenant == tenant }
 
-// callerKey returns the hex SHA-256 of the API key that made the request
-// of ctx, or "" when the API runs without keys: per-key bounds then hold
-// for all callers together.
-func callerKey(ctx context.Context) string { return CallerOf(ctx).KeyHash }
-
 // isAPIPath reports the routes API keys guard: /v1 and below. Health
 // checks stay open for load balancers and orchestrators.
 func isAPIPath(r *http.Request) bool {

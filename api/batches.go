@@ -163,6 +163,7 @@ func (r submitRequest) inherit(shared submitRequest) submitRequest {
 	set(&r.Provider, shared.Provider)
 	set(&r.Instructions, shared.Instructions)
 	set(&r.Scope, shared.Scope)
+	set(&r.Mode, shared.Mode)
 	if len(r.Schema) == 0 {
 		r.Schema = shared.Schema
 	}
@@ -308,6 +309,9 @@ func (s *Server) handleBatchJobs(w http.ResponseWriter, r *http.Request) {
 		Jobs       []*tasks.Job `json:"jobs"`
 		NextCursor string       `json:"next_cursor,omitempty"`
 	}{Jobs: jobs}
+	if resp.Jobs == nil {
+		resp.Jobs = []*tasks.Job{}
+	}
 	if more {
 		resp.NextCursor = strconv.Itoa(offset + limit)
 	}

@@ -39,7 +39,7 @@ func (r *slowReader) Read(p []byte) (int, error) {
 
 // An upload that trickles in below the minimum rate is cut off with 408
 // once its grace is over, instead of holding its connection for good.
-func TestSlowBodyIsCutOff(t *testing.T) {
+func TestBodyTooSlowIsCutOff(t *testing.T) {
 	b := setup(t, func(c *api.Config, _ *api.Deps) {
 		c.BodyMinRate, c.BodyGrace = 1024, 500*time.Millisecond
 	})

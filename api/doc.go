@@ -15,6 +15,10 @@
 //	GET  /v1/stats                 recent jobs against the service's targets
 //	GET  /healthz                  liveness: the process serves HTTP
 //	GET  /readyz                   readiness: Redis and every extra check answer
+//	GET  /openapi.json             the OpenAPI 3.1 description, openapi.yaml
+//
+// openapi.yaml describes every route (Server.Routes lists them); the tests
+// hold the routes and every response they get to it.
 //
 // A submitted upload is checked before it is accepted: its type is sniffed and,
 // for a PDF, the document is opened once to refuse corrupt, encrypted or

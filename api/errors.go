@@ -58,6 +58,9 @@ var statusOf = map[tasks.Code]int{
 	tasks.CodeTooManyFrames:     http.StatusUnprocessableEntity,
 	tasks.CodeUnsupportedCodec:  http.StatusUnsupportedMediaType,
 	tasks.CodeFFmpegUnavailable: http.StatusServiceUnavailable,
+
+	// Documents read by the local analyzer.
+	tasks.CodePDFToTextUnavailable: http.StatusServiceUnavailable,
 }
 
 // httpStatus returns the HTTP status of code.

@@ -25,6 +25,30 @@ type Models interface {
 	// provider ("" for the default) starts with can follow instructions
 	// and a schema: a model provider can, the local analyzer cannot.
 	FollowsInstructions(provider string) (bool, error)
+	// SupportsEconomy returns a CodeModeUnsupported error when the
+	// provider a job choosing provider starts with has no batch API (the
+	// local analyzer, a compatible server without one, a provider whose
+	// batch mode config turns off).
+	SupportsEconomy(provider string) error
+}
+
+// modeOption checks a request's mode and sets it on opts.
+func (s *Server) modeOption(req *submitRequest, opts *tasks.Options) error {
+	m := tasks.Mode(req.Mode)
+	if !m.Valid() {
+		return tasks.Errorf(tasks.CodeInvalidRequest, `mode must be "realtime" or "economy"`)
+	}
+	if m == tasks.ModeRealtime {
+		m = ""
+	}
+	opts.Mode = m
+	if m != tasks.ModeEconomy {
+		return nil
+	}
+	if s.deps.Models == nil {
+		return tasks.Errorf(tasks.CodeModeUnsupported, "economy mode needs a model provider with a batch API; this server has none")
+	}
+	return s.deps.Models.SupportsEconomy(opts.Provider)
 }
 
 // modelOptions checks a request's provider and max_cost_usd.

@@ -28,6 +28,13 @@ func (stubModels) Estimate(ctx context.Context, data []byte, password string, op
 
 func (stubModels) FollowsInstructions(p string) (bool, error) { return p != "local", nil }
 
+func (stubModels) SupportsEconomy(p string) error {
+	if p == "local" {
+		return tasks.Errorf(tasks.CodeModeUnsupported, "the local analyzer has no batch API")
+	}
+	return nil
+}
+
 func (stubModels) CheckProvider(p string) error {
 	if p != "openai" && p != "local" {
 		return tasks.Errorf(tasks.CodeInvalidRequest, "provider %q is not allowed", p)

@@ -269,6 +269,10 @@ func TestSubmitExtractionJSON(t *testing.T) {
 		{"local provider with a schema", `"provider":"local","schema":` + testSchema, 400, tasks.CodeProviderRequired, ""},
 		{"local provider with scope document", `"provider":"local","scope":"document"`, 400, tasks.CodeProviderRequired, ""},
 		{"local provider with scope page", `"provider":"local","scope":"page"`, 202, "", ""},
+		{"mode economy", `"mode":"economy"`, 202, "", ""},
+		{"mode realtime", `"mode":"realtime"`, 202, "", ""},
+		{"bad mode", `"mode":"cheap"`, 400, tasks.CodeInvalidRequest, ""},
+		{"local provider in economy mode", `"provider":"local","mode":"economy"`, 400, tasks.CodeModeUnsupported, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

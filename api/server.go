@@ -280,6 +280,8 @@ type Server struct {
 	// schemas keeps the compiled schemas of recent jobs, so that the items
 	// of a batch, and a client's repeated jobs, compile theirs once.
 	schemas *schema.Cache
+	// openAPI is the description GET /openapi.json serves.
+	openAPI openAPIJSON
 }
 
 // New returns a Server, or an error if cfg or deps cannot work.
@@ -292,6 +294,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := deps.Validate(); err != nil {
 		return nil, err
 	}
+	doc, err := openAPIDoc()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:         cfg,
 		deps:        deps,
@@ -301,6 +307,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		uploads:     &uploadBudget{max: cfg.MaxUploadBytesInFlight},
 		streams:     newStreamHub(cfg.Streams, deps.Streams, deps.Logger),
 		schemas:     &schema.Cache{MaxBytes: tasks.MaxSchemaBytes, Size: schemaCacheSize},
+		openAPI:     doc,
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -310,32 +317,58 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // key and panic-recovery middleware.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// route is one pattern of the mux and its handler.
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+// table lists every route the API serves; api/openapi.yaml describes each.
+func (s *Server) table() []route {
+	return []route{
+		{"POST /v1/jobs", s.handleSubmit},
+		{"GET /v1/jobs", s.handleListJobs},
+		{"GET /v1/jobs/{id}", s.handleGetJob},
+		{"GET /v1/jobs/{id}/results", s.handleResults},
+		{"GET /v1/jobs/{id}/document", s.handleDocument},
+		{"GET /v1/jobs/{id}/events", s.handleJobEvents},
+		{"GET /v1/batches/{id}/events", s.handleBatchEvents},
+		{"POST /v1/jobs/{id}/cancel", s.handleCancelJob},
+		{"DELETE /v1/jobs/{id}", s.handleDeleteJob},
+		{"DELETE /v1/batches/{id}", s.handleDeleteBatch},
+		{"POST /v1/jobs/{id}/retry", s.handleRetryJob},
+		{"GET /v1/jobs/{id}/deliveries", s.handleJobDeliveries},
+		{"POST /v1/jobs/{id}/deliveries/redeliver", s.handleRedeliver},
+		{"GET /v1/batches/{id}/deliveries", s.handleBatchDeliveries},
+		{"POST /v1/batches/{id}/cancel", s.handleCancelBatch},
+		{"POST /v1/batches", s.handleSubmitBatch},
+		{"GET /v1/batches/{id}", s.handleGetBatch},
+		{"GET /v1/batches/{id}/jobs", s.handleBatchJobs},
+		{"GET /v1/notifications", s.handleNotifications},
+		{"GET /v1/stats", s.handleStats},
+		{"GET /v1/usage", s.handleUsage},
+		{"GET /healthz", s.handleHealth},
+		{"GET /readyz", s.handleReady},
+		{"POST /v1/estimate", s.handleEstimate},
+		{"GET /openapi.json", s.handleOpenAPI},
+	}
+}
+
+// Routes returns the pattern ("METHOD /path/{id}") of every route the
+// Handler serves, besides the catch-all that answers 404 not_found.
+func (s *Server) Routes() []string {
+	var ps []string
+	for _, r := range s.table() {
+		ps = append(ps, r.pattern)
+	}
+	return ps
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/jobs", s.handleSubmit)
-	mux.HandleFunc("GET /v1/jobs", s.handleListJobs)
-	mux.HandleFunc("GET /v1/jobs/{id}", s.handleGetJob)
-	mux.HandleFunc("GET /v1/jobs/{id}/results", s.handleResults)
-	mux.HandleFunc("GET /v1/jobs/{id}/document", s.handleDocument)
-	mux.HandleFunc("GET /v1/jobs/{id}/events", s.handleJobEvents)
-	mux.HandleFunc("GET /v1/batches/{id}/events", s.handleBatchEvents)
-	mux.HandleFunc("POST /v1/jobs/{id}/cancel", s.handleCancelJob)
-	mux.HandleFunc("DELETE /v1/jobs/{id}", s.handleDeleteJob)
-	mux.HandleFunc("DELETE /v1/batches/{id}", s.handleDeleteBatch)
-	mux.HandleFunc("POST /v1/jobs/{id}/retry", s.handleRetryJob)
-	mux.HandleFunc("GET /v1/jobs/{id}/deliveries", s.handleJobDeliveries)
-	mux.HandleFunc("POST /v1/jobs/{id}/deliveries/redeliver", s.handleRedeliver)
-	mux.HandleFunc("GET /v1/batches/{id}/deliveries", s.handleBatchDeliveries)
-	mux.HandleFunc("POST /v1/batches/{id}/cancel", s.handleCancelBatch)
-	mux.HandleFunc("POST /v1/batches", s.handleSubmitBatch)
-	mux.HandleFunc("GET /v1/batches/{id}", s.handleGetBatch)
-	mux.HandleFunc("GET /v1/batches/{id}/jobs", s.handleBatchJobs)
-	mux.HandleFunc("GET /v1/notifications", s.handleNotifications)
-	mux.HandleFunc("GET /v1/stats", s.handleStats)
-	mux.HandleFunc("GET /v1/usage", s.handleUsage)
-	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.HandleFunc("POST /v1/estimate", s.handleEstimate)
+	for _, r := range s.table() {
+		mux.HandleFunc(r.pattern, r.handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, tasks.Errorf(tasks.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})

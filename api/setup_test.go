@@ -54,6 +54,7 @@ type testBundle struct {
 	logs    *syncBuffer
 	cfg     api.Config
 	enqueue *asynq.Client
+	srv     *api.Server
 }
 
 // setup starts an API server on a flushed Redis DB. Tests that call it share
@@ -97,7 +98,8 @@ func setup(t *testing.T, configure ...func(*api.Config, *api.Deps)) *testBundle 
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(transport.CloseIdleConnections)
-	bodies := &bodyRecorder{base: transport}
+	// Every exchange of every test is held to api/openapi.yaml.
+	bodies := &bodyRecorder{base: loadSpec(t).Transport(t, transport)}
 	hc := &http.Client{Transport: bodies}
 	return &testBundle{
 		client:  client.New(ts.URL, hc),
@@ -109,6 +111,7 @@ func setup(t *testing.T, configure ...func(*api.Config, *api.Deps)) *testBundle 
 		logs:    logs,
 		cfg:     cfg,
 		enqueue: queue,
+		srv:     srv,
 	}
 }
 

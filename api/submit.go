@@ -68,6 +68,8 @@ type submitRequest struct {
 	Instructions string          `json:"instructions"`
 	Schema       json.RawMessage `json:"schema"`
 	Scope        string          `json:"scope"`
+	// Mode: realtime or economy; see tasks.Options.
+	Mode string `json:"mode"`
 
 	// Upload, from the multipart form only.
 	file     []byte
@@ -161,6 +163,9 @@ func (s *Server) acceptUpload(ctx context.Context, job *tasks.Job, req *submitRe
 	switch kind {
 	case tasks.KindDocument:
 	case tasks.KindVideo:
+		if job.Options.Economy() {
+			return tasks.Errorf(tasks.CodeModeUnsupported, "economy mode is for documents; videos run in realtime")
+		}
 		if err := s.acceptVideo(ctx, job, req.file); err != nil {
 			return err
 		}
@@ -289,6 +294,9 @@ func (s *Server) options(req *submitRequest) (tasks.Options, json.RawMessage, er
 		return opts, nil, err
 	}
 	if err := s.extractionOptions(req, &opts); err != nil {
+		return opts, nil, err
+	}
+	if err := s.modeOption(req, &opts); err != nil {
 		return opts, nil, err
 	}
 	if req.CallbackURL != "" {
@@ -544,6 +552,8 @@ func (req *submitRequest) setField(name, value string) error {
 		req.Instructions = value
 	case "scope":
 		req.Scope = strings.TrimSpace(value)
+	case "mode":
+		req.Mode = strings.TrimSpace(value)
 	case "schema":
 		if strings.TrimSpace(value) != "" {
 			if req.Schema, err = decodeSchemaField(value); err != nil {

@@ -74,6 +74,14 @@ type Provider struct {
 	ImageTokens map[string]int `mapstructure:"image_tokens"`
 	// Routes maps "<low|medium|high>_<image|text>" to a model.
 	Routes map[string]string `mapstructure:"routes"`
+	// Batch says whether economy mode uses the provider's batch API: auto
+	// (the default: for the vendor's own base URL, never for a compatible
+	// server such as vLLM or Ollama, which has none), enabled or disabled.
+	Batch string `mapstructure:"batch"`
+	// BatchPrices price economy mode's calls, "model=input/output" in USD
+	// per million tokens like prices; a model absent here costs half its
+	// price (the vendors' batch discount).
+	BatchPrices []string `mapstructure:"batch_prices"`
 }
 
 // ImageTokensByResolution returns ImageTokens with integer keys.
@@ -157,6 +165,8 @@ var modelDefaults = map[string]any{
 	"providers.anthropic.routes.medium_image": "",
 	"providers.anthropic.routes.high_text":    "",
 	"providers.anthropic.routes.high_image":   "",
+	"providers.anthropic.batch":               "auto",
+	"providers.anthropic.batch_prices":        []string{},
 
 	"providers.openai.base_url":            "https://api.openai.com/v1",
 	"providers.openai.api_key":             "",
@@ -179,6 +189,8 @@ var modelDefaults = map[string]any{
 	"providers.openai.routes.medium_image": "",
 	"providers.openai.routes.high_text":    "gpt-4o",
 	"providers.openai.routes.high_image":   "gpt-4o",
+	"providers.openai.batch":               "auto",
+	"providers.openai.batch_prices":        []string{},
 
 	"prices": []string{
 		"claude-opus-4-1=15/75", "claude-sonnet-4-5=3/15", "claude-haiku-4-5=1/5",
@@ -273,6 +285,9 @@ func (m *Models) validate() []error {
 	for name, p := range map[string]Provider{ProviderAnthropic: m.Providers.Anthropic, ProviderOpenAI: m.Providers.OpenAI} {
 		if p.RequestsPerMinute < 0 || p.TokensPerMinute < 0 || p.Burst < 0 || p.MaxRetries < 0 {
 			errs = append(errs, fmt.Errorf("providers.%s: rate limits and retries must not be negative", name))
+		}
+		if p.Batch != "" && p.Batch != "auto" && p.Batch != "enabled" && p.Batch != "disabled" {
+			errs = append(errs, fmt.Errorf("providers.%s.batch: %q: want auto, enabled or disabled", name, p.Batch))
 		}
 		if _, err := p.ImageTokensByResolution(); err != nil {
 			errs = append(errs, fmt.Errorf("providers.%s.%w", name, err))

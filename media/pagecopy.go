@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/mmq/mmq/internal/pdfsyntax"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
@@ -75,7 +76,7 @@ func buildPage(xt *model.XRefTable, tree *pageTree, e pageEntry, version string)
 		xt: xt, tree: tree, page: e.objNr,
 		nums: map[int]int{}, annots: map[int]bool{}, fields: map[int]bool{},
 	}
-	src, ok := lookup(xt, e.objNr).(types.Dict)
+	src, ok := pdfsyntax.Lookup(xt, e.objNr).(types.Dict)
 	if !ok {
 		return nil, fmt.Errorf("media: page object %d is not a dict", e.objNr)
 	}
@@ -93,7 +94,7 @@ func buildPage(xt *model.XRefTable, tree *pageTree, e pageEntry, version string)
 // pageDict copies the page dict, giving it the inherited attributes it
 // lacks and a new parent.
 func (c *pageCopier) pageDict(src types.Dict, attrs inherited) types.Dict {
-	if annots, ok := resolve(c.xt, src["Annots"]).(types.Array); ok {
+	if annots, ok := pdfsyntax.Resolve(c.xt, src["Annots"]).(types.Array); ok {
 		for _, a := range annots {
 			if r, ok := a.(types.IndirectRef); ok {
 				c.annots[r.ObjectNumber.Value()] = true
@@ -114,7 +115,7 @@ func (c *pageCopier) pageDict(src types.Dict, attrs inherited) types.Dict {
 			own[k] = v
 		}
 	}
-	if res, ok := resolve(c.xt, own["Resources"]).(types.Dict); ok {
+	if res, ok := pdfsyntax.Resolve(c.xt, own["Resources"]).(types.Dict); ok {
 		own["Resources"] = c.pruneResources(res, own["Contents"])
 	}
 
@@ -183,7 +184,7 @@ func (c *pageCopier) ref(r types.IndirectRef) types.Object {
 	if out, ok := c.nums[nr]; ok {
 		return ref(out)
 	}
-	if lookup(c.xt, nr) == nil {
+	if pdfsyntax.Lookup(c.xt, nr) == nil {
 		return nil // a reference to nothing is null (7.3.10)
 	}
 	out := firstCopied + len(c.queue)
@@ -194,7 +195,7 @@ func (c *pageCopier) ref(r types.IndirectRef) types.Object {
 
 // copyObject copies indirect object nr of the document.
 func (c *pageCopier) copyObject(nr int) types.Object {
-	switch v := lookup(c.xt, nr).(type) {
+	switch v := pdfsyntax.Lookup(c.xt, nr).(type) {
 	case types.StreamDict:
 		d, _ := c.copy(v.Dict, 0).(types.Dict)
 		dropCryptFilter(d)
@@ -259,7 +260,7 @@ func (c *pageCopier) copyAnnot(src types.Dict) types.Dict {
 // holds the value and default appearance its widgets show: a viewer asked
 // to regenerate appearances (/NeedAppearances) draws nothing without it.
 func (c *pageCopier) markFields(nr int) {
-	w, ok := lookup(c.xt, nr).(types.Dict)
+	w, ok := pdfsyntax.Lookup(c.xt, nr).(types.Dict)
 	if !ok || w.Subtype() == nil || *w.Subtype() != "Widget" {
 		return
 	}
@@ -270,7 +271,7 @@ func (c *pageCopier) markFields(nr int) {
 			break
 		}
 		pnr := p.ObjectNumber.Value()
-		pd, ok := lookup(c.xt, pnr).(types.Dict)
+		pd, ok := pdfsyntax.Lookup(c.xt, pnr).(types.Dict)
 		if !ok || c.fields[pnr] || pnr == nr {
 			return // already recorded with its ancestors, or a loop
 		}
@@ -292,7 +293,7 @@ func (c *pageCopier) copyField(src types.Dict) types.Dict {
 			d[k] = c.copy(src[k], 1)
 			continue
 		}
-		kids, _ := resolve(c.xt, src[k]).(types.Array)
+		kids, _ := pdfsyntax.Resolve(c.xt, src[k]).(types.Array)
 		var kept types.Array
 		for _, kid := range kids {
 			if r, ok := kid.(types.IndirectRef); ok && (c.annots[r.ObjectNumber.Value()] || c.fields[r.ObjectNumber.Value()]) {
@@ -312,7 +313,7 @@ func (c *pageCopier) acroForm() types.Dict {
 		return nil
 	}
 	form := types.Dict{}
-	if src, ok := resolve(c.xt, c.xt.RootDict["AcroForm"]).(types.Dict); ok {
+	if src, ok := pdfsyntax.Resolve(c.xt, c.xt.RootDict["AcroForm"]).(types.Dict); ok {
 		// Not /XFA (an XML form of the whole document), /CO (calculation
 		// order: fields of all pages) nor /SigFlags (signatures do not
 		// survive splitting).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mmq/mmq/internal/pdfsyntax"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
@@ -78,7 +79,7 @@ func (t *pageTree) walk(xt *model.XRefTable, ref types.IndirectRef, attrs inheri
 		return fmt.Errorf("media: page tree deeper than %d levels", maxTreeDepth)
 	}
 	nr := ref.ObjectNumber.Value()
-	d, ok := lookup(xt, nr).(types.Dict)
+	d, ok := pdfsyntax.Lookup(xt, nr).(types.Dict)
 	if !ok {
 		return nil // a kid that is no dict is skipped, as viewers do
 	}
@@ -98,7 +99,7 @@ func (t *pageTree) walk(xt *model.XRefTable, ref types.IndirectRef, attrs inheri
 	}
 	t.nodes[nr] = true
 	attrs = attrs.with(d)
-	arr, _ := resolve(xt, kids).(types.Array)
+	arr, _ := pdfsyntax.Resolve(xt, kids).(types.Array)
 	for _, kid := range arr {
 		kref, ok := kid.(types.IndirectRef)
 		if !ok {
@@ -107,29 +108,6 @@ func (t *pageTree) walk(xt *model.XRefTable, ref types.IndirectRef, attrs inheri
 		if err := t.walk(xt, kref, attrs, depth+1); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// lookup returns object nr of xt, or nil when it is free or undefined, which
-// a reader must treat as null (PDF 32000-1:2008, 7.3.10). It only reads xt.
-func lookup(xt *model.XRefTable, nr int) types.Object {
-	e, ok := xt.Table[nr]
-	if !ok || e == nil || e.Free {
-		return nil
-	}
-	return e.Object
-}
-
-// resolve follows indirect references from o (a few hops at most: a chain of
-// references to references is legal but pointless).
-func resolve(xt *model.XRefTable, o types.Object) types.Object {
-	for range 8 {
-		ref, ok := o.(types.IndirectRef)
-		if !ok {
-			return o
-		}
-		o = lookup(xt, ref.ObjectNumber.Value())
 	}
 	return nil
 }

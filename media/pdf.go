@@ -12,6 +12,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
+	"github.com/mmq/mmq/internal/pdfsyntax"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -195,7 +196,7 @@ func newConfig(password string) *model.Configuration {
 	// a decompression bomb in one object stream then costs gigabytes of
 	// heap (twice that while the buffer grows). No sane object stream
 	// comes near this bound.
-	conf.Limits.MaxDecodeBytes = maxContentDecode
+	conf.Limits.MaxDecodeBytes = pdfsyntax.MaxDecoded
 	// Either password opens the document; pdfcpu tries the owner password
 	// first and falls back to the user password.
 	conf.UserPW = password

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/mmq/mmq/internal/pdfsyntax"
 	"github.com/pdfcpu/pdfcpu/pkg/filter"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
@@ -19,18 +20,18 @@ import (
 func probeContent(xt *model.XRefTable, t *pageTree) error {
 	n := len(t.pages)
 	for _, i := range slices.Compact([]int{0, n / 2, n - 1}) {
-		d, ok := lookup(xt, t.pages[i].objNr).(types.Dict)
+		d, ok := pdfsyntax.Lookup(xt, t.pages[i].objNr).(types.Dict)
 		if !ok {
 			return fmt.Errorf("media: page %d: not a dict", i+1)
 		}
-		streams, ok := contentStreams(xt, d["Contents"])
-		if !ok {
+		_, corrupt, err := pdfsyntax.Content(xt, d["Contents"])
+		switch {
+		case corrupt > 0:
+			return fmt.Errorf("media: page %d content: %d streams with corrupt data", i+1, corrupt)
+		case errors.Is(err, pdfsyntax.ErrNotStream):
 			return fmt.Errorf("media: page %d: malformed /Contents", i+1)
-		}
-		for _, sd := range streams {
-			if _, err := decodeCopy(sd); err != nil && !errors.Is(err, filter.ErrUnsupportedFilter) {
-				return fmt.Errorf("media: page %d content: %w", i+1, err)
-			}
+		case err != nil && !errors.Is(err, pdfsyntax.ErrNoContent) && !errors.Is(err, filter.ErrUnsupportedFilter):
+			return fmt.Errorf("media: page %d content: %w", i+1, err)
 		}
 	}
 	return nil

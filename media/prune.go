@@ -1,15 +1,11 @@
 package media
 
 import (
-	"github.com/mmq/mmq/tasks"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"errors"
+
+	"github.com/mmq/mmq/internal/pdfsyntax"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
-
-// maxContentDecode bounds the decoded size of a page's content that
-// resource pruning reads (beyond it the resources are copied whole), and of
-// every stream pdfcpu decodes while reading a document (see newConfig).
-const maxContentDecode = tasks.MaxDecodedBytes
 
 // pruneResources returns the page's resource dict with each large category
 // cut down to the names its content uses. It returns res unchanged when no
@@ -18,7 +14,7 @@ const maxContentDecode = tasks.MaxDecodedBytes
 // own), since the names it uses are then not in the page's content.
 func (c *pageCopier) pruneResources(res types.Dict, contents types.Object) types.Dict {
 	large := func(cat string) (types.Dict, bool) {
-		d, ok := resolve(c.xt, res[cat]).(types.Dict)
+		d, ok := pdfsyntax.Resolve(c.xt, res[cat]).(types.Dict)
 		return d, ok && len(d) > pruneMin
 	}
 	prune := false
@@ -61,17 +57,17 @@ func (c *pageCopier) pruneResources(res types.Dict, contents types.Object) types
 // drawsWithPageResources reports whether a form XObject or Type 3 font of
 // res lacks a /Resources of its own.
 func (c *pageCopier) drawsWithPageResources(res types.Dict) bool {
-	if xo, ok := resolve(c.xt, res["XObject"]).(types.Dict); ok {
+	if xo, ok := pdfsyntax.Resolve(c.xt, res["XObject"]).(types.Dict); ok {
 		for _, v := range xo {
-			sd, ok := resolve(c.xt, v).(types.StreamDict)
+			sd, ok := pdfsyntax.Resolve(c.xt, v).(types.StreamDict)
 			if ok && sd.Subtype() != nil && *sd.Subtype() == "Form" && sd.Dict["Resources"] == nil {
 				return true
 			}
 		}
 	}
-	if fonts, ok := resolve(c.xt, res["Font"]).(types.Dict); ok {
+	if fonts, ok := pdfsyntax.Resolve(c.xt, res["Font"]).(types.Dict); ok {
 		for _, v := range fonts {
-			f, ok := resolve(c.xt, v).(types.Dict)
+			f, ok := pdfsyntax.Resolve(c.xt, v).(types.Dict)
 			if ok && f.Subtype() != nil && *f.Subtype() == "Type3" && f["Resources"] == nil {
 				return true
 			}
@@ -80,81 +76,22 @@ func (c *pageCopier) drawsWithPageResources(res types.Dict) bool {
 	return false
 }
 
-// contentNames returns every name that occurs in the page's content streams,
-// in both its written and its #-decoded form. Names inside strings or inline
-// images are collected too; keeping a resource too many is harmless.
-func (c *pageCopier) contentNames(contents types.Object) (map[string]bool, bool) {
-	streams, ok := contentStreams(c.xt, contents)
-	if !ok {
+// contentNames returns every name that occurs in the page's content streams
+// (see pdfsyntax.ScanNames). ok is false when the content cannot be read
+// whole, decoded within pdfsyntax.MaxDecoded: its names are then unknown.
+func (c *pageCopier) contentNames(contents types.Object) (names map[string]bool, ok bool) {
+	content, corrupt, err := pdfsyntax.Content(c.xt, contents)
+	names = map[string]bool{}
+	switch {
+	case corrupt > 0:
+		// A viewer may still draw what inflates of a stream pdfcpu calls
+		// corrupt, with the resources it names.
+		return nil, false
+	case errors.Is(err, pdfsyntax.ErrNoContent):
+		return names, true
+	case err != nil:
 		return nil, false
 	}
-	names := map[string]bool{}
-	for _, sd := range streams {
-		b, err := decodeCopy(sd)
-		if err != nil {
-			return nil, false
-		}
-		scanNames(b, names)
-	}
+	pdfsyntax.ScanNames(content, names)
 	return names, true
-}
-
-// contentStreams returns the streams of a page's /Contents: one stream or
-// an array of them.
-func contentStreams(xt *model.XRefTable, contents types.Object) ([]types.StreamDict, bool) {
-	switch v := resolve(xt, contents).(type) {
-	case types.StreamDict:
-		return []types.StreamDict{v}, true
-	case types.Array:
-		streams := make([]types.StreamDict, 0, len(v))
-		for _, o := range v {
-			sd, ok := resolve(xt, o).(types.StreamDict)
-			if !ok {
-				return nil, false
-			}
-			streams = append(streams, sd)
-		}
-		return streams, true
-	case nil:
-		return nil, true
-	}
-	return nil, false
-}
-
-// decodeCopy returns the decoded content of sd. sd is a copy of the
-// document's stream dict: decoding sets its Content, not the document's.
-func decodeCopy(sd types.StreamDict) ([]byte, error) {
-	if err := sd.DecodeWithLimit(maxContentDecode); err != nil {
-		return nil, err
-	}
-	return sd.Content, nil
-}
-
-// scanNames adds the names of a content stream to names.
-func scanNames(b []byte, names map[string]bool) {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '/' {
-			continue
-		}
-		j := i + 1
-		for j < len(b) && !isDelimiter(b[j]) {
-			j++
-		}
-		name := string(b[i+1 : j])
-		names[name] = true
-		if dec, err := types.DecodeName(name); err == nil {
-			names[dec] = true
-		}
-		i = j - 1
-	}
-}
-
-// isDelimiter reports whether b ends a name: white space or a delimiter
-// (PDF 32000-1:2008, 7.2.2).
-func isDelimiter(b byte) bool {
-	switch b {
-	case 0, '\t', '\n', '\f', '\r', ' ', '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
-		return true
-	}
-	return false
 }

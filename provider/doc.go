@@ -42,6 +42,14 @@
 // when one fails transiently; it also estimates a unit's cost, which the
 // worker reserves against a job's max_cost_usd.
 //
+// Economy mode (see batch.go and pipeline_batch.go): [Pipeline.PrepareEconomy]
+// builds a unit's request with the realtime code as one line of the
+// provider's batch API ([Batcher]: Anthropic Message Batches, the OpenAI
+// Batch API), a cache hit never sent; [Pipeline.FinishEconomy] turns the
+// line's outcome into the realtime result, at the batch price (default
+// half). The [Router] says which provider takes a job's economy units, if
+// any ([Router.SupportsEconomy]).
+//
 // The package knows tasks and third-party libraries only; cmd/mmq builds
 // the clients, pipelines and router from the configuration, and hands the
 // router to the worker as its analyzer.

@@ -177,40 +177,64 @@ type caller struct {
 // call makes attempts until one succeeds, fails permanently, or the retries
 // are spent. attempt makes one call under its own timeout.
 func (c *caller) call(ctx context.Context, attempt func(ctx context.Context) (*Response, error)) (*Response, error) {
+	var resp *Response
+	n, last, err := c.do(ctx, c.cfg.Timeout, anyTransient, func(ctx context.Context) (err error) {
+		resp, err = attempt(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.Retries, resp.LastError = n, last
+	return resp, nil
+}
+
+// do makes attempts, each under timeout (none when 0), until one
+// succeeds, fails permanently, or the retries are spent; retryable says
+// which transient failures (an APIError that is Temporary, a network
+// error, a garbled answer) may be tried again. It returns the retries
+// made and the last error a retry got past.
+func (c *caller) do(ctx context.Context, timeout time.Duration, retryable func(error) bool, attempt func(ctx context.Context) error) (int, error, error) {
 	var last error
 	for n := 0; ; n++ {
-		actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		resp, err := attempt(actx)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		err := attempt(actx)
 		cancel()
 		if err == nil {
-			resp.Retries, resp.LastError = n, last
-			return resp, nil
+			return n, last, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("provider: %s: %w", c.name, ctx.Err())
+			return n, last, fmt.Errorf("provider: %s: %w", c.name, ctx.Err())
 		}
 		var ae *APIError
 		isAPI := errors.As(err, &ae)
 		if isAPI && !ae.Temporary() {
-			return nil, tasks.WrapError(tasks.CodeProviderRefused, err, ae.Error())
+			return n, last, tasks.WrapError(tasks.CodeProviderRefused, err, ae.Error())
 		}
-		if n >= c.cfg.MaxRetries {
-			return nil, tasks.WrapError(tasks.CodeProviderFailed, err, fmt.Sprintf("%s (after %d attempts)", clientMessage(c.name, err), n+1))
+		if !retryable(err) || n >= c.cfg.MaxRetries {
+			return n, last, tasks.WrapError(tasks.CodeProviderFailed, err, fmt.Sprintf("%s (after %d attempts)", clientMessage(c.name, err), n+1))
 		}
 		wait := c.cfg.Backoff.Delay(n)
 		if isAPI && ae.RetryAfter > 0 {
 			if ae.RetryAfter > c.cfg.MaxRetryWait {
-				return nil, tasks.WrapError(tasks.CodeProviderFailed, err,
+				return n, last, tasks.WrapError(tasks.CodeProviderFailed, err,
 					fmt.Sprintf("%s (asked to wait %v, more than %v)", clientMessage(c.name, err), ae.RetryAfter, c.cfg.MaxRetryWait))
 			}
 			wait = max(wait, ae.RetryAfter)
 		}
 		last = err
 		if err := sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("provider: %s: %w", c.name, err)
+			return n, last, fmt.Errorf("provider: %s: %w", c.name, err)
 		}
 	}
 }
+
+// anyTransient retries every transient failure: what an idempotent call
+// may do.
+func anyTransient(error) bool { return true }
 
 // garbledOr returns err as errGarbled when it is a JSON decoding error of
 // an answer (a broken stream event), else as it is: a network error, a

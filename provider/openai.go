@@ -67,6 +67,16 @@ func (o *OpenAI) AcceptsPDF() bool { return false }
 // Send makes a streamed Chat Completions call with retries, asking for the
 // usage in the last chunk (stream_options.include_usage).
 func (o *OpenAI) Send(ctx context.Context, r *Request) (*Response, error) {
+	params, err := openAIParams(r)
+	if err != nil {
+		return nil, err
+	}
+	params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	return o.call(ctx, func(ctx context.Context) (*Response, error) { return o.stream(ctx, params) })
+}
+
+// openAIParams is r as a Chat Completions request, streamed or not.
+func openAIParams(r *Request) (openai.ChatCompletionNewParams, error) {
 	var msgs []openai.ChatCompletionMessageParamUnion
 	if r.System != "" {
 		msgs = append(msgs, openai.SystemMessage(r.System))
@@ -79,29 +89,25 @@ func (o *OpenAI) Send(ctx context.Context, r *Request) (*Response, error) {
 		parts := []openai.ChatCompletionContentPartUnionParam{openai.TextContentPart(r.Prompt)}
 		for _, p := range r.Parts {
 			if !strings.HasPrefix(p.MIME, "image/") {
-				return nil, fmt.Errorf("provider: openai takes images, not %s", p.MIME)
+				return openai.ChatCompletionNewParams{}, fmt.Errorf("provider: openai takes images, not %s", p.MIME)
 			}
 			parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{
 				URL: "data:" + p.MIME + ";base64," + base64.StdEncoding.EncodeToString(p.Data)}))
 		}
 		msgs = append(msgs, openai.UserMessage(parts))
 	}
-	params := openai.ChatCompletionNewParams{
-		Model:         openai.ChatModel(r.Model),
-		Messages:      msgs,
-		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
-	}
+	params := openai.ChatCompletionNewParams{Model: openai.ChatModel(r.Model), Messages: msgs}
 	if r.MaxTokens > 0 {
 		params.MaxTokens = openai.Int(int64(r.MaxTokens))
 	}
 	if len(r.Schema) > 0 {
 		schema, err := compactSchema(OpenAIName, r.Schema)
 		if err != nil {
-			return nil, err
+			return params, err
 		}
 		var s map[string]any
 		if err := json.Unmarshal(schema, &s); err != nil {
-			return nil, fmt.Errorf("provider: openai: schema: %w", err)
+			return params, fmt.Errorf("provider: openai: schema: %w", err)
 		}
 		// The schema goes as it is: strict mode writes the properties in
 		// the schema's order.
@@ -109,7 +115,7 @@ func (o *OpenAI) Send(ctx context.Context, r *Request) (*Response, error) {
 			JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: schemaName(r.SchemaName), Schema: schema,
 				Strict: openai.Bool(StrictSchema(s))}}}
 	}
-	return o.call(ctx, func(ctx context.Context) (*Response, error) { return o.stream(ctx, params) })
+	return params, nil
 }
 
 // stream makes one attempt and reads its chunks up to the end of the

@@ -73,6 +73,13 @@ type PipelineConfig struct {
 	CombineMaxInputTokens int
 	// CombineMaxTokens bounds a combined answer. Defaults to 4096.
 	CombineMaxTokens int
+	// Batch says whether economy mode sends units through the provider's
+	// batch API (see pipeline_batch.go). Defaults to BatchAuto.
+	Batch BatchMode
+	// BatchPrices price the units answered through the batch API.
+	// Defaults to half of Prices, model by model; an entry here replaces
+	// its model's half price.
+	BatchPrices Prices
 }
 
 // Defaults of PipelineConfig; the configuration's keys default to them
@@ -114,6 +121,8 @@ type Pipeline struct {
 	cfg     PipelineConfig
 	tasks   map[string]*task
 	schemas *schema.Cache
+	// economy is the batch API of economy mode; nil when there is none.
+	economy *economy
 }
 
 var _ Analyzer = (*Pipeline)(nil)
@@ -152,6 +161,10 @@ func NewPipeline(cfg PipelineConfig, client Client) (*Pipeline, error) {
 	}
 	if len(p.tasks) == 0 {
 		return nil, errors.New("provider: pipeline has no tasks")
+	}
+	var err error
+	if p.economy, err = newEconomy(cfg, client); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -344,11 +357,7 @@ func (p *Pipeline) Analyze(ctx context.Context, u tasks.Unit) (tasks.Analysis, e
 
 // cost prices a's usage at the model that answered, or the planned one.
 func (p *Pipeline) cost(a *answer, planned string) float64 {
-	cost, priced := p.cfg.Prices.Cost(a.Model, a.InputTokens, a.OutputTokens)
-	if !priced {
-		cost, _ = p.cfg.Prices.Cost(planned, a.InputTokens, a.OutputTokens)
-	}
-	return cost
+	return p.cfg.Prices.answerCost(a, planned)
 }
 
 func (pl *plan) schemaSum() string {
@@ -361,15 +370,10 @@ func (pl *plan) schemaSum() string {
 // call preprocesses u, waits for the limiter and calls the model, asking
 // again while the answer does not follow the unit's schema.
 func (p *Pipeline) call(ctx context.Context, u tasks.Unit, pl *plan, m tasks.Metrics, start time.Time) (asked, tasks.Metrics, error) {
-	req := &Request{Model: pl.model, System: pl.system, Prompt: pl.prompt, MaxTokens: pl.task.MaxTokens}
-	if pl.schema != nil {
-		req.Schema = pl.schema.Raw
-	}
-	part, err := p.preprocess(ctx, u, pl)
+	req, err := p.request(ctx, u, pl)
 	if err != nil {
 		return asked{}, m, err
 	}
-	req.Parts = []Part{part}
 	m.ImageCount = 1
 	m.PreprocessMS = time.Since(start).Milliseconds()
 
@@ -378,6 +382,20 @@ func (p *Pipeline) call(ctx context.Context, u tasks.Unit, pl *plan, m tasks.Met
 	m.InferenceMS = time.Since(sent).Milliseconds() - m.ThrottledMS
 	m.SchemaRetries = a.reasks
 	return a, m, err
+}
+
+// request is the request u is sent as, realtime or in a provider batch.
+func (p *Pipeline) request(ctx context.Context, u tasks.Unit, pl *plan) (*Request, error) {
+	req := &Request{Model: pl.model, System: pl.system, Prompt: pl.prompt, MaxTokens: pl.task.MaxTokens}
+	if pl.schema != nil {
+		req.Schema = pl.schema.Raw
+	}
+	part, err := p.preprocess(ctx, u, pl)
+	if err != nil {
+		return nil, err
+	}
+	req.Parts = []Part{part}
+	return req, nil
 }
 
 // preprocess returns the part u is sent as: the PDF page itself, the page

@@ -48,6 +48,16 @@ func (p Prices) Cost(model string, in, out int) (float64, bool) {
 	return (float64(in)*pr.Input + float64(out)*pr.Output) / 1e6, true
 }
 
+// answerCost prices a's usage at the model that answered, or the planned
+// one when that has no price.
+func (p Prices) answerCost(a *answer, planned string) float64 {
+	cost, priced := p.Cost(a.Model, a.InputTokens, a.OutputTokens)
+	if !priced {
+		cost, _ = p.Cost(planned, a.InputTokens, a.OutputTokens)
+	}
+	return cost
+}
+
 // ImageTokens is the estimated token count of one image, by the long side
 // in pixels it was downscaled to.
 type ImageTokens map[int]int

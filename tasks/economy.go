@@ -2,6 +2,9 @@ package tasks
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,6 +21,38 @@ const (
 	// within 24 hours.
 	ModeEconomy Mode = "economy"
 )
+
+// Valid reports whether m is a mode ("" is realtime).
+func (m Mode) Valid() bool { return m == "" || m == ModeRealtime || m == ModeEconomy }
+
+// Economy reports whether the options ask for economy mode.
+func (o Options) Economy() bool { return o.Mode == ModeEconomy }
+
+// Economy task types, on QueueEconomy: a gatherer per provider and model
+// sends the waiting units as a provider batch; a poller per provider batch
+// follows it and imports its results.
+const (
+	TypeEconomyGather = "economy:gather"
+	TypeEconomyPoll   = "economy:poll"
+	// QueueEconomy is the asynq queue of the economy tasks.
+	QueueEconomy = "economy"
+)
+
+// EconomyGatherPayload is the payload of an economy:gather task.
+type EconomyGatherPayload struct {
+	// Queue is the provider and model whose waiting units to send,
+	// "provider/model".
+	Queue string `json:"queue"`
+}
+
+// EconomyPollPayload is the payload of an economy:poll task.
+type EconomyPollPayload struct {
+	// Intent is the store's record of the units sent (or about to be) as
+	// one provider batch.
+	Intent string `json:"intent"`
+	// Poll counts the polls before this one, for the backoff.
+	Poll int `json:"poll,omitempty"`
+}
 
 // EconomyPrep is a unit prepared for a provider batch.
 type EconomyPrep struct {
@@ -108,4 +143,69 @@ type BatchOutcome struct {
 	// Err says why when Result is BatchErrored: CodeProviderRefused (the
 	// request was invalid: retrying cannot help) or CodeProviderFailed.
 	Err *Error
+}
+
+// EconomyUnit is one unit waiting for, or sent in, a provider batch.
+type EconomyUnit struct {
+	JobID string
+	Page  int
+	// Ticket is the opaque EconomyPrep.Ticket.
+	Ticket json.RawMessage
+	// Tries counts the provider batches the unit was sent in whose
+	// request for it errored or expired.
+	Tries int
+}
+
+// Ref is the unit's reference, "JOB_PAGE", which is also its custom_id
+// in the provider batch (job ids are UUIDs: 36 characters of the
+// vendors' alphabet).
+func (u EconomyUnit) Ref() string { return u.JobID + "_" + strconv.Itoa(u.Page) }
+
+// ParseEconomyRef splits a unit reference made by EconomyUnit.Ref.
+func ParseEconomyRef(ref string) (jobID string, page int, err error) {
+	i := strings.LastIndexByte(ref, '_')
+	if i <= 0 {
+		return "", 0, fmt.Errorf("tasks: bad economy unit reference %q", ref)
+	}
+	page, err = strconv.Atoi(ref[i+1:])
+	if err != nil || page < 0 {
+		return "", 0, fmt.Errorf("tasks: bad economy unit reference %q", ref)
+	}
+	return ref[:i], page, nil
+}
+
+// EconomyQueueName is the queue of the units of provider and model: one
+// provider batch gathers units of one queue.
+func EconomyQueueName(provider, model string) string { return provider + "/" + model }
+
+// Intent states.
+const (
+	// IntentCreating: the units are taken; the provider batch may or may
+	// not exist yet.
+	IntentCreating = "creating"
+	// IntentSubmitted: the provider batch's id is recorded.
+	IntentSubmitted = "submitted"
+)
+
+// EconomyIntent is a set of units taken to be sent as one provider batch,
+// recorded before the batch is created.
+type EconomyIntent struct {
+	ID    string
+	Queue string
+	Taken time.Time
+	// State is IntentCreating until the provider batch's id is recorded,
+	// then IntentSubmitted.
+	State string
+	// Batch is the provider batch's id once submitted.
+	Batch string
+	// Units counts the units without a result.
+	Units int
+}
+
+// EconomyQueue is a queue's waiting units.
+type EconomyQueue struct {
+	Name    string
+	Waiting int
+	// Oldest is when its oldest unit started waiting (zero when none).
+	Oldest time.Time
 }

@@ -44,6 +44,10 @@ const (
 	// frames (max_frames, a lower rate, start and end) or send a smaller
 	// picture.
 	CodeDecodeTooLarge Code = "decode_too_large"
+	// CodePDFToTextUnavailable: pdftotext (poppler-utils), which the local
+	// analyzer reads page text with, is not installed on the worker that
+	// took the page. Videos and model providers are not affected.
+	CodePDFToTextUnavailable Code = "pdftotext_unavailable"
 
 	// Transient errors: retried.
 	CodeUnavailable    Code = "unavailable"
@@ -103,6 +107,7 @@ var permanentCodes = map[Code]bool{
 	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true, CodeDecodeTooLarge: true,
 	CodeInvalidSchema: true, CodeProviderRequired: true, CodeSchemaMismatch: true,
 	CodeResultTooLarge: true, CodeQuotaExceeded: true, CodeModeUnsupported: true,
+	CodePDFToTextUnavailable: true,
 }
 
 // Error is an error with a code and a message meant for the client.

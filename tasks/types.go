@@ -113,6 +113,11 @@ type Options struct {
 	Instructions string          `json:"instructions,omitempty"`
 	Schema       json.RawMessage `json:"schema,omitempty"`
 	Scope        Scope           `json:"scope,omitempty"`
+
+	// Mode says how the units reach a model provider: realtime (the
+	// default) or economy, through the provider's batch API at its batch
+	// price (see ModeEconomy).
+	Mode Mode `json:"mode,omitempty"`
 }
 
 // Extracting reports whether the options ask a model to follow the

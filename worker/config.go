@@ -54,6 +54,8 @@ type Config struct {
 	// BlobSweepInterval is how often the worker deletes the inputs of jobs
 	// that expired or were deleted (Deps.Sweeper). Defaults to 1 minute.
 	BlobSweepInterval time.Duration
+	// Economy tunes economy mode (see EconomyConfig's defaults).
+	Economy EconomyConfig
 }
 
 // Defaults of Config and FetchConfig; the configuration's worker.* keys
@@ -74,6 +76,7 @@ const (
 )
 
 func (c *Config) setDefaults() {
+	c.Economy.setDefaults()
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
 	}

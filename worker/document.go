@@ -20,10 +20,7 @@ func documentUnits(ctx context.Context, doc Document, job *tasks.Job, task strin
 				yield(Item{}, err)
 				return
 			}
-			// The extraction options ride on the unit from here, so that
-			// the budget's estimate counts them too.
-			u := tasks.Unit{JobID: job.ID, Kind: tasks.KindDocument, Index: n, MIME: "application/pdf", Task: task,
-				Instructions: job.Options.Instructions, Schema: job.Options.Schema}
+			u := documentUnit(job, task, n)
 			data, err := doc.Page(ctx, n)
 			u.Data = data
 			if !yield(Item{Unit: u, Err: err}, nil) {

@@ -41,6 +41,11 @@ type Deps struct {
 	// Sweeper deletes the inputs of expired and deleted jobs every
 	// Config.BlobSweepInterval while the worker runs. Nil sweeps nothing.
 	Sweeper BlobSweeper
+	// Economy runs economy jobs through the providers' batch APIs; with
+	// it (and a Store that implements EconomyStore, and Queue) the worker
+	// serves tasks.QueueEconomy. Nil fails economy jobs with
+	// CodeModeUnsupported.
+	Economy Economy
 }
 
 func (d Deps) validate() error {
@@ -182,7 +187,11 @@ func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayloa
 			return err
 		}
 	}
+	defer h.prepareDocument(ctx, job, data, password, n)()
 	src := documentUnits(ctx, doc, job, p.Options.Task, done)
+	if job.Options.Economy() {
+		return h.runEconomy(ctx, job, src)
+	}
 	if job.Options.Scope != tasks.ScopeDocument {
 		// A job of scope document is combined after its pages: its last
 		// page does not end it.
@@ -269,6 +278,10 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 			<-ctx.Done()
 		}
 		return runErr
+	}
+	if errors.Is(runErr, errEconomyWaiting) {
+		log.Info().Dur("duration", time.Since(start)).Msg("job waits for provider batches")
+		return nil
 	}
 	stopped := errors.Is(runErr, errBudgetExceeded)
 	if stopped {

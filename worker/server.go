@@ -35,7 +35,7 @@ func New(cfg Config, deps Deps, client redis.UniversalClient) (*Worker, error) {
 	cfg = h.cfg
 	srv := asynq.NewServerFromRedisClient(client, asynq.Config{
 		Concurrency:              cfg.Concurrency,
-		Queues:                   tasks.Queues,
+		Queues:                   h.queues(),
 		RetryDelayFunc:           h.retryDelay,
 		IsFailure:                func(err error) bool { return !isInterruption(err) },
 		TaskCheckInterval:        cfg.TaskCheckInterval,
@@ -80,7 +80,29 @@ func (h *Handler) Mux() *asynq.ServeMux {
 	if h.deps.Deliverer != nil {
 		mux.HandleFunc(tasks.TypeWebhookDeliver, h.ProcessWebhook)
 	}
+	if h.serveEconomy() {
+		mux.HandleFunc(tasks.TypeEconomyGather, h.ProcessEconomyGather)
+		mux.HandleFunc(tasks.TypeEconomyPoll, h.ProcessEconomyPoll)
+	}
 	return mux
+}
+
+// queues are the analysis server's queues: the priorities', and the
+// economy queue when the worker runs economy mode.
+func (h *Handler) queues() map[string]int {
+	if !h.serveEconomy() {
+		return tasks.Queues
+	}
+	qs := map[string]int{tasks.QueueEconomy: 1}
+	for q, w := range tasks.Queues {
+		qs[q] = w
+	}
+	return qs
+}
+
+func (h *Handler) serveEconomy() bool {
+	_, err := h.economyStore()
+	return err == nil
 }
 
 // Start starts processing in the background.

@@ -52,6 +52,11 @@ func (h *Handler) videoInPlace(job *tasks.Job, p tasks.AnalyzePayload) (VideoInp
 // When every frame has an outcome, the analyzer's summary of the video is
 // stored on the job.
 func (h *Handler) runVideo(ctx context.Context, job *tasks.Job, in VideoInput) error {
+	if job.Options.Economy() {
+		// Frames are sampled and summarized within one run; they do not
+		// wait a day for a provider batch.
+		return tasks.Errorf(tasks.CodeModeUnsupported, "economy mode is for documents; videos run in realtime")
+	}
 	if h.deps.OpenVideo == nil {
 		return tasks.Errorf(tasks.CodeFFmpegUnavailable, "this worker does not analyze videos")
 	}

@@ -248,7 +248,7 @@ func TestVideoCheckpointAfterKilledHandler(t *testing.T) {
 
 // Bad videos fail the job at once with their code, burning no retry, and
 // leave the worker fine for the next job.
-func TestVideoBadInputFailsWithoutRetry(t *testing.T) {
+func TestSlowVideoBadInputFailsWithoutRetry(t *testing.T) {
 	needFFmpeg(t)
 	good := clip(t, 3)
 	data, err := os.ReadFile(good)

@@ -232,9 +232,31 @@ func (a *App) startWorker(blobs blobStore) error {
 			return err
 		}
 	}
-	a.Log.Info().Str("text_extractor", local.TextExtractor()).Int("concurrency", cfg.Worker.Concurrency).
+	if err := local.Available(); err != nil && cfg.Uses(config.ProviderLocal) {
+		a.Log.Warn().Err(err).Msg("pages analyzed locally will fail with pdftotext_unavailable")
+	}
+	a.Log.Info().Int("concurrency", cfg.Worker.Concurrency).
 		Int("page_concurrency", cfg.Worker.PageConcurrency).Msg("worker starting")
 	return a.worker.Start()
+}
+
+// pdftotextCheck is the "pdftotext" readiness check. The local analyzer
+// reads page text with pdftotext: without it the service is unready when
+// the configuration uses the local analyzer (its pages would all fail with
+// pdftotext_unavailable), and only degraded when jobs go to model
+// providers alone.
+func pdftotextCheck(cfg *config.Config) func(context.Context) error {
+	return func(context.Context) error {
+		_, err := exec.LookPath(cfg.Tools.PDFToText)
+		switch {
+		case err == nil:
+			return nil
+		case cfg.Uses(config.ProviderLocal):
+			return fmt.Errorf("%s: %w", tasks.CodePDFToTextUnavailable, err)
+		default:
+			return fmt.Errorf("%w: %s: %v", api.ErrDegraded, tasks.CodePDFToTextUnavailable, err)
+		}
+	}
 }
 
 func (a *App) startAPI(blobs blobStore) error {
@@ -292,7 +314,7 @@ func (a *App) startAPI(blobs blobStore) error {
 		InspectVideo: inspectVideo(videos),
 		Models:       models,
 		Checks: map[string]func(context.Context) error{
-			"pdftotext": func(context.Context) error { _, err := exec.LookPath(cfg.Tools.PDFToText); return err },
+			"pdftotext": pdftotextCheck(cfg),
 			"ffmpeg":    ffmpegCheck(videos),
 			"blobs":     blobsCheck(blobs),
 		},

@@ -354,13 +354,13 @@ func badRequests() []requestCase {
 // than refused wholesale.
 var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("mmq-bad-input-test-secret-32byte"))
 
-// TestBadInput submits every file of testdata/bad, by upload and by URL,
+// TestSlowBadInput submits every file of testdata/bad, by upload and by URL,
 // and every malformed request to the whole program. Each must give its
 // documented outcome: refused at submit with its status and code, or
 // accepted and ended in its final state, with one attempt and no asynq
 // retry. Then the worker must still serve a good job, and no task may be
 // left waiting or retrying.
-func TestBadInput(t *testing.T) {
+func TestSlowBadInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bad-input suite skipped in -short mode")
 	}

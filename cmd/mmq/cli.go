@@ -240,10 +240,7 @@ func submitBatch(cmd *cobra.Command, c *client.Client, files, urls []string, opt
 	if err := printBatchJobs(ctx, out, c, final.ID); err != nil {
 		return err
 	}
-	if ok := final.Counts[tasks.StatusSucceeded]; ok != final.Total {
-		return &jobEndError{exitJobPartial, fmt.Sprintf("batch %s: %d of %d jobs did not succeed", final.ID, final.Total-ok, final.Total)}
-	}
-	return nil
+	return batchEnd(final)
 }
 
 // batchJobsShown is how many jobs of a batch submit --wait lists.

@@ -17,12 +17,7 @@ func newDeleteCmd() *cobra.Command {
 		Short: "Delete jobs or batches (a running job is canceled first), with their results and inputs",
 		Long: "Deletes each job, or batch with all its jobs: results, events, webhook deliveries and passwords,\n" +
 			"and each input file that no other job uses. A job still queued or running is canceled first.",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if err := cobra.MinimumNArgs(1)(cmd, args); err != nil {
-				return usageError{err}
-			}
-			return nil
-		},
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := apiClient(cmd)
 			if err != nil {

@@ -56,7 +56,7 @@ func TestExtractionFlagsBeforeRequest(t *testing.T) {
 // gives every job its data and combined answer, which mmq document prints
 // as JSON; a schema the server refuses exits 3 saying where the problem
 // is; the estimate counts the schema on every page.
-func TestExtractionCLIBatch(t *testing.T) {
+func TestSlowExtractionCLIBatch(t *testing.T) {
 	dir := t.TempDir()
 	schemaFile := filepath.Join(dir, "page.schema.json")
 	os.WriteFile(schemaFile, []byte(pageSchema), 0o644)

@@ -85,7 +85,7 @@ func getBody(t *testing.T, url string) []byte {
 // page ends with data that validates or with schema_mismatch and the last
 // answer kept; none is stored invalid. A job of scope document gets one
 // combined answer, served by /document in both formats.
-func TestExtractionOnCorpus(t *testing.T) {
+func TestSlowExtractionOnCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("analyzes about 100 pages")
 	}

@@ -4,6 +4,8 @@
 //	mmq api | mmq worker     the parts alone, for scaling out
 //	mmq submit FILE --wait   submit a document and follow it
 //	mmq status JOB | mmq results JOB
+//	mmq watch JOB            a job's live events; the exit code says how it ended
+//	mmq cancel JOB | mmq retry JOB
 //	mmq stats --since 1h     success rate, latency, cost against the targets
 //	mmq keys create          a new API key and the hash for auth.keys
 //

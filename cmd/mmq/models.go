@@ -92,12 +92,16 @@ func buildRouter(w modelWiring) (*provider.Router, error) {
 		if err != nil {
 			return nil, fmt.Errorf("providers.%s.%w", name, err)
 		}
+		batchPrices, err := provider.ParsePrices(pc.BatchPrices)
+		if err != nil {
+			return nil, fmt.Errorf("providers.%s.batch_prices: %w", name, err)
+		}
 		pcfg := provider.PipelineConfig{
 			Model: pc.Model, Routes: provider.Routes(pc.Routes), Tasks: taskConfigs, Prices: prices,
 			ImageTokens: provider.ImageTokens(imageTokens), PDFPageTokens: pc.PDFPageTokens,
 			Cache: cache, Guardrail: guard, Inspect: inspectPage, Rasterizer: rasterizer,
 			SchemaRetries: cmp.Or(cfg.Analysis.SchemaRetries, -1), CombineMaxInputTokens: cfg.Analysis.CombineMaxInputTokens,
-			CombineMaxTokens: cfg.Analysis.CombineMaxTokens,
+			CombineMaxTokens: cfg.Analysis.CombineMaxTokens, Batch: provider.BatchMode(pc.Batch), BatchPrices: batchPrices,
 		}
 		if pc.RequestsPerMinute > 0 || pc.TokensPerMinute > 0 {
 			pcfg.Limiter, err = provider.NewLimiter(w.rdb, provider.LimiterConfig{

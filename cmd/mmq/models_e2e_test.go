@@ -78,7 +78,7 @@ func submitAndWait(t *testing.T, c *client.Client, file string, opts client.Subm
 // An estimate made before submitting is within 15% of the cost the job
 // accounts from the provider's usage, on documents of the corpus; the
 // second run of a document is answered from the cache.
-func TestEstimateMatchesAccountedCost(t *testing.T) {
+func TestSlowEstimateMatchesAccountedCost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("analyzes about 300 pages")
 	}

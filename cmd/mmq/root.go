@@ -24,7 +24,8 @@ func newRootCmd() *cobra.Command {
 	pf.String("log-level", "", "trace, debug, info, warn, error [MMQ_LOG_LEVEL]")
 	pf.String("log-format", "", "auto, json or console [MMQ_LOG_FORMAT]")
 	root.AddCommand(newRunCmd(), newAPICmd(), newWorkerCmd(),
-		newSubmitCmd(), newStatusCmd(), newResultsCmd(), newKeysCmd(), newStatsCmd(), newUsageCmd(), newEstimateCmd(), newDocumentCmd(), newDeleteCmd())
+		newSubmitCmd(), newStatusCmd(), newResultsCmd(), newKeysCmd(), newStatsCmd(), newUsageCmd(), newEstimateCmd(), newDocumentCmd(), newDeleteCmd(),
+		newCancelCmd(), newRetryCmd(), newWatchCmd())
 	return root
 }
 
@@ -51,6 +52,16 @@ func serverURL(cmd *cobra.Command) (string, error) {
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// minArgs is cobra.MinimumNArgs whose error exits with the usage code.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MinimumNArgs(n)(cmd, args); err != nil {
 			return usageError{err}
 		}
 		return nil

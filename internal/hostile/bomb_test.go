@@ -90,7 +90,7 @@ func (w *childPeak) result() (peak int64, children []string) {
 // The repair bomb, submitted to `mmq run` (API and worker in one process,
 // the local analyzer), ends within 60 s without the process's memory
 // growing past 256 MiB.
-func TestRepairBomb(t *testing.T) {
+func TestSlowRepairBomb(t *testing.T) {
 	data, err := os.ReadFile(bombFile)
 	if err != nil {
 		t.Fatal(err)

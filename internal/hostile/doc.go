@@ -23,18 +23,18 @@
 //     with key B keep a p99 ≤ 50 ms, /readyz stays 200, the 2,001st
 //     stream of either key gets 429 too_many_streams, and closed streams
 //     give their places back.
-//   - TestHugeChunkedUploads: 16 concurrent chunked multipart uploads of
+//   - TestSlowHugeChunkedUploads: 16 concurrent chunked multipart uploads of
 //     1 GiB (made as they are sent) to POST /v1/jobs each get 413
 //     file_too_large once past limits.max_upload_bytes (100 MiB), the
 //     client is cut off long before 1 GiB, and the API's RSS grows at most
 //     256 MiB.
-//   - TestLargeBatchUpload: a multipart batch of ten 100 MiB files (POST
+//   - TestSlowLargeBatchUpload: a multipart batch of ten 100 MiB files (POST
 //     /v1/batches) under limits.max_batch_upload_bytes. The files are a PDF
 //     header and filler: the API spools all ten, then refuses the first
 //     with 422 invalid_pdf after inspecting it. Bound: 256 MiB of RSS.
 //     A batch of ten valid 100 MiB PDFs is not tried: it would measure
 //     pdfcpu's hold on a 100 MiB document, not the upload path.
-//   - TestSlowloris: with api.body_grace 2 s and api.body_min_rate 16 KiB/s,
+//   - TestAttackSlowloris: with api.body_grace 2 s and api.body_min_rate 16 KiB/s,
 //     a body sent at 1 byte per 5 s gets 408 request_timeout after the
 //     grace; headers sent at 1 byte a second are cut off by
 //     api.read_header_timeout (2 s); an idle keep-alive connection is
@@ -44,7 +44,7 @@
 //   - TestRandomMethodsKeepMetricsSmall: 5,000 requests with random
 //     methods, a quarter of them to random paths, leave at most 20
 //     mmq_http_requests_total series and a /metrics of at most 200 KB.
-//   - TestRepairBomb: testdata/bad/bomb-objstm-string-512m-repair.pdf
+//   - TestSlowRepairBomb: testdata/bad/bomb-objstm-string-512m-repair.pdf
 //     uploaded to `mmq run` (local analyzer) ends within 60 s with at most
 //     256 MiB of RSS growth of the process; its children (qpdf, pdftotext)
 //     are polled every 10 ms and logged apart. It found that pdfcpu

@@ -60,7 +60,7 @@ func closedAfter(c net.Conn, start time.Time, limit time.Duration) rawResponse {
 // 5 s by api.body_min_rate after api.body_grace, headers at 1 byte a second
 // by api.read_header_timeout, an idle keep-alive connection by
 // api.idle_timeout.
-func TestSlowloris(t *testing.T) {
+func TestAttackSlowloris(t *testing.T) {
 	s := startServer(t, "api",
 		"MMQ_API_BODY_GRACE", bodyGrace.String(),
 		"MMQ_API_BODY_MIN_RATE", fmt.Sprint(bodyMinRate),

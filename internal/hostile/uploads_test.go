@@ -133,7 +133,7 @@ func (s *server) rawUpload(path, key string, parts []filePart, chunked bool) upl
 // 16 chunked uploads of 1 GiB at once, no length declared, are each
 // refused with 413 once past limits.max_upload_bytes (100 MiB), and the
 // API's memory does not grow with them: uploads are spooled to disk.
-func TestHugeChunkedUploads(t *testing.T) {
+func TestSlowHugeChunkedUploads(t *testing.T) {
 	const (
 		n    = 16
 		size = 1 * GiB
@@ -173,7 +173,7 @@ func TestHugeChunkedUploads(t *testing.T) {
 
 // A multipart batch of ten 100 MiB files (1,000 MiB, under
 // limits.max_batch_upload_bytes) is spooled, not held in the heap.
-func TestLargeBatchUpload(t *testing.T) {
+func TestSlowLargeBatchUpload(t *testing.T) {
 	s := startServer(t, "api")
 	var parts []filePart
 	for i := range 10 {

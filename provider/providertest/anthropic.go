@@ -11,12 +11,14 @@ import (
 	"time"
 )
 
-// NewAnthropic starts a fake Messages API (POST /v1/messages) that accepts
-// key. It is closed when the test ends.
+// NewAnthropic starts a fake Messages API (POST /v1/messages) and Message
+// Batches API (see Batches) that accepts key. It is closed when the test
+// ends.
 func NewAnthropic(tb testing.TB, key string) *Server {
 	return newServer(tb, key, func(s *Server) http.Handler {
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /v1/messages", s.anthropicMessages)
+		s.anthropicBatchRoutes(mux)
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			anthropicFail(w, http.StatusNotFound, "not_found_error", "Not Found", nil)
 		})
@@ -189,6 +191,12 @@ func (s *Server) validateAnthropic(r *http.Request, rec *Received) (int, string,
 	if len(body) > maxAnthropicBody {
 		return http.StatusRequestEntityTooLarge, "request_too_large", "Request exceeds the maximum allowed number of bytes."
 	}
+	return anthropicParams(body, rec)
+}
+
+// anthropicParams checks the parameters of a Messages request (a request
+// body, or the params of a Message Batch request) and fills rec.
+func anthropicParams(body []byte, rec *Received) (int, string, string) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var req anthropicRequest

@@ -14,13 +14,15 @@ import (
 	"time"
 )
 
-// NewOpenAI starts a fake Chat Completions API (POST /v1/chat/completions)
-// that accepts key; an empty key accepts requests without one, as local
-// OpenAI-compatible servers do. The client's base URL is URL + "/v1".
+// NewOpenAI starts a fake Chat Completions API (POST /v1/chat/completions),
+// with the Files and Batch APIs (see Batches), that accepts key; an empty
+// key accepts requests without one, as local OpenAI-compatible servers do.
+// The client's base URL is URL + "/v1".
 func NewOpenAI(tb testing.TB, key string) *Server {
 	return newServer(tb, key, func(s *Server) http.Handler {
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /v1/chat/completions", s.openAIChat)
+		s.openAIBatchRoutes(mux)
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			openAIFail(w, http.StatusNotFound, "invalid_request_error", "unknown_url", "Invalid URL ("+r.Method+" "+r.URL.Path+")", nil)
 		})
@@ -225,21 +227,35 @@ func sortedKeys(m map[string]any) []string {
 // it returns a non-zero status with the error's type, code and message for
 // a refusal, and whether the usage chunk was asked for.
 func (s *Server) validateOpenAI(r *http.Request, rec *Received) (status int, typ, code, msg string, usage bool) {
-	auth := r.Header.Get("Authorization")
-	if s.APIKey != "" {
-		switch {
-		case auth == "":
-			return http.StatusUnauthorized, "invalid_request_error", "", "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", false
-		case auth != "Bearer "+s.APIKey:
-			return http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.", false
-		}
-	}
-	invalid := func(m string) (int, string, string, string, bool) {
-		return http.StatusBadRequest, "invalid_request_error", "", m, false
+	if code, msg := s.openAIKey(r); msg != "" {
+		return http.StatusUnauthorized, "invalid_request_error", code, msg, false
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	if err != nil {
-		return invalid("could not read the body")
+		return http.StatusBadRequest, "invalid_request_error", "", "could not read the body", false
+	}
+	return openAIBody(body, rec)
+}
+
+// openAIKey checks a request's bearer key; a refusal's code and message
+// when it is missing or wrong.
+func (s *Server) openAIKey(r *http.Request) (code, msg string) {
+	auth := r.Header.Get("Authorization")
+	switch {
+	case s.APIKey == "":
+	case auth == "":
+		return "", "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+	case auth != "Bearer "+s.APIKey:
+		return "invalid_api_key", "Incorrect API key provided."
+	}
+	return "", ""
+}
+
+// openAIBody checks a Chat Completions request body (a request's, or a
+// batch line's) and fills rec.
+func openAIBody(body []byte, rec *Received) (status int, typ, code, msg string, usage bool) {
+	invalid := func(m string) (int, string, string, string, bool) {
+		return http.StatusBadRequest, "invalid_request_error", "", m, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -94,6 +94,8 @@ type Server struct {
 	// stalls at random or by request with it. The zero Reply is a normal
 	// answer. It is called from the requests' goroutines, concurrently.
 	Faults func(Received) Reply
+	// Batches is the server's batch API.
+	Batches Batches
 
 	mu       sync.Mutex
 	script   []Reply

@@ -1,42 +1,52 @@
-package analyzer
+package pdfsyntax
 
 import (
 	"bytes"
 	"strconv"
 )
 
-// tokenKind is the kind of a PDF syntax token.
-type tokenKind uint8
+// Kind is the kind of a token.
+type Kind uint8
 
+// Token kinds.
 const (
-	tokEOF tokenKind = iota
-	tokNumber
-	tokString // a literal (...) or hex <...> string, decoded to its bytes
-	tokName   // a /Name, without the slash, #xx escapes decoded
-	tokArrayStart
-	tokArrayEnd
-	tokDictStart
-	tokDictEnd
-	tokKeyword // an operator, true/false/null, or anything unrecognized
+	EOF Kind = iota
+	Number
+	String // a literal (...) or hex <...> string, decoded to its bytes
+	Name   // a /Name, without the slash, #xx escapes decoded
+	ArrayStart
+	ArrayEnd
+	DictStart
+	DictEnd
+	Keyword // an operator, true/false/null, or anything unrecognized
 )
 
-// token is one PDF syntax token. text aliases the lexer's input for keywords
-// and unescaped names; strings and escaped names are copies.
-type token struct {
-	kind tokenKind
-	num  float64
-	text []byte
+// MaxArray bounds the elements ReadArray keeps of one array.
+const MaxArray = 1 << 14
+
+// Token is one PDF syntax token. Text aliases the lexer's input for keywords
+// and unescaped names; strings and escaped names are copies. Num is set for
+// numbers only.
+type Token struct {
+	Kind Kind
+	Num  float64
+	Text []byte
 }
 
-// lexer splits content streams and CMaps into tokens. It never fails: bytes
-// it cannot make sense of come out as keywords, which the interpreters skip,
-// and every call to next consumes at least one byte until tokEOF.
-type lexer struct {
+// Lexer splits content streams into tokens (PDF 32000-1:2008, 7.2). It never
+// fails: bytes it cannot make sense of come out as keywords, which the
+// interpreters skip, and every call to Next consumes at least one byte until
+// EOF.
+type Lexer struct {
 	data []byte
 	pos  int
 }
 
-func isPDFSpace(c byte) bool {
+// NewLexer returns a lexer of data.
+func NewLexer(data []byte) *Lexer { return &Lexer{data: data} }
+
+// IsSpace reports whether c is PDF white space.
+func IsSpace(c byte) bool {
 	switch c {
 	case 0, '\t', '\n', '\f', '\r', ' ':
 		return true
@@ -44,7 +54,8 @@ func isPDFSpace(c byte) bool {
 	return false
 }
 
-func isPDFDelimiter(c byte) bool {
+// IsDelimiter reports whether c is a PDF delimiter.
+func IsDelimiter(c byte) bool {
 	switch c {
 	case '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
 		return true
@@ -52,13 +63,14 @@ func isPDFDelimiter(c byte) bool {
 	return false
 }
 
-func isRegular(c byte) bool { return !isPDFSpace(c) && !isPDFDelimiter(c) }
+func isRegular(c byte) bool { return !IsSpace(c) && !IsDelimiter(c) }
 
-func (lx *lexer) next() token {
+// Next returns the next token, EOF at the end of the input.
+func (lx *Lexer) Next() Token {
 	for lx.pos < len(lx.data) {
 		c := lx.data[lx.pos]
 		switch {
-		case isPDFSpace(c):
+		case IsSpace(c):
 			lx.pos++
 		case c == '%':
 			for lx.pos < len(lx.data) && lx.data[lx.pos] != '\n' && lx.data[lx.pos] != '\r' {
@@ -66,47 +78,109 @@ func (lx *lexer) next() token {
 			}
 		case c == '(':
 			lx.pos++
-			return token{kind: tokString, text: lx.literalString()}
+			return Token{Kind: String, Text: lx.literalString()}
 		case c == '<':
 			if lx.pos+1 < len(lx.data) && lx.data[lx.pos+1] == '<' {
 				lx.pos += 2
-				return token{kind: tokDictStart}
+				return Token{Kind: DictStart}
 			}
 			lx.pos++
-			return token{kind: tokString, text: lx.hexString()}
+			return Token{Kind: String, Text: lx.hexString()}
 		case c == '>':
 			if lx.pos+1 < len(lx.data) && lx.data[lx.pos+1] == '>' {
 				lx.pos += 2
-				return token{kind: tokDictEnd}
+				return Token{Kind: DictEnd}
 			}
 			lx.pos++ // a stray '>'
 		case c == '[':
 			lx.pos++
-			return token{kind: tokArrayStart}
+			return Token{Kind: ArrayStart}
 		case c == ']':
 			lx.pos++
-			return token{kind: tokArrayEnd}
+			return Token{Kind: ArrayEnd}
 		case c == '/':
 			lx.pos++
-			return token{kind: tokName, text: decodeName(lx.regularRun())}
+			return Token{Kind: Name, Text: decodeName(lx.regularRun())}
 		case c == ')' || c == '{' || c == '}':
 			lx.pos++
-			return token{kind: tokKeyword, text: lx.data[lx.pos-1 : lx.pos]}
+			return Token{Kind: Keyword, Text: lx.data[lx.pos-1 : lx.pos]}
 		default:
 			run := lx.regularRun()
 			if looksNumeric(run) {
 				if f, err := strconv.ParseFloat(string(run), 64); err == nil {
-					return token{kind: tokNumber, num: f, text: run}
+					return Token{Kind: Number, Num: f, Text: run}
 				}
 			}
-			return token{kind: tokKeyword, text: run}
+			return Token{Kind: Keyword, Text: run}
 		}
 	}
-	return token{kind: tokEOF}
+	return Token{Kind: EOF}
+}
+
+// ReadArray reads the elements of an array whose '[' was just read, at most
+// MaxArray of them. Nested arrays and dictionaries, which no text or XObject
+// operator takes, are skipped, without recursion: nesting depth is up to
+// the file.
+func (lx *Lexer) ReadArray() []Token {
+	var out []Token
+	for depth := 1; ; {
+		tok := lx.Next()
+		switch tok.Kind {
+		case EOF:
+			return out
+		case ArrayEnd:
+			if depth--; depth == 0 {
+				return out
+			}
+		case ArrayStart:
+			depth++
+		case DictStart:
+			lx.SkipDict()
+		default:
+			if depth == 1 && len(out) < MaxArray {
+				out = append(out, tok)
+			}
+		}
+	}
+}
+
+// SkipDict moves past a dictionary whose '<<' was just read.
+func (lx *Lexer) SkipDict() {
+	for depth := 1; depth > 0; {
+		switch lx.Next().Kind {
+		case EOF:
+			return
+		case DictStart:
+			depth++
+		case DictEnd:
+			depth--
+		}
+	}
+}
+
+// SkipInlineImage moves past the binary data of an inline image, which
+// starts after the ID operator and ends at an EI operator that stands
+// between whitespace (or the end of the stream).
+func (lx *Lexer) SkipInlineImage() {
+	if lx.pos < len(lx.data) && IsSpace(lx.data[lx.pos]) {
+		lx.pos++
+	}
+	for i := lx.pos; i+1 < len(lx.data); i++ {
+		if lx.data[i] != 'E' || lx.data[i+1] != 'I' {
+			continue
+		}
+		before := i == lx.pos || IsSpace(lx.data[i-1])
+		after := i+2 == len(lx.data) || IsSpace(lx.data[i+2]) || IsDelimiter(lx.data[i+2])
+		if before && after {
+			lx.pos = i + 2
+			return
+		}
+	}
+	lx.pos = len(lx.data)
 }
 
 // regularRun returns the run of regular characters at the current position.
-func (lx *lexer) regularRun() []byte {
+func (lx *Lexer) regularRun() []byte {
 	start := lx.pos
 	for lx.pos < len(lx.data) && isRegular(lx.data[lx.pos]) {
 		lx.pos++
@@ -161,7 +235,7 @@ func hexByte(hi, lo byte) (byte, bool) {
 
 // literalString reads a (...) string after its opening parenthesis,
 // honoring nesting and escapes. An unterminated string runs to the end.
-func (lx *lexer) literalString() []byte {
+func (lx *Lexer) literalString() []byte {
 	var out []byte
 	depth := 1
 	for lx.pos < len(lx.data) {
@@ -223,7 +297,7 @@ func (lx *lexer) literalString() []byte {
 
 // hexString reads a <...> string after its opening bracket. Whitespace and
 // invalid digits are skipped; an odd final digit is padded with 0.
-func (lx *lexer) hexString() []byte {
+func (lx *Lexer) hexString() []byte {
 	var (
 		out    []byte
 		hi     byte
@@ -250,25 +324,4 @@ func (lx *lexer) hexString() []byte {
 		out = append(out, hi<<4)
 	}
 	return out
-}
-
-// skipInlineImage moves past the binary data of an inline image, which starts
-// after the ID operator and ends at an EI operator that stands between
-// whitespace (or the end of the stream).
-func (lx *lexer) skipInlineImage() {
-	if lx.pos < len(lx.data) && isPDFSpace(lx.data[lx.pos]) {
-		lx.pos++
-	}
-	for i := lx.pos; i+1 < len(lx.data); i++ {
-		if lx.data[i] != 'E' || lx.data[i+1] != 'I' {
-			continue
-		}
-		before := i == lx.pos || isPDFSpace(lx.data[i-1])
-		after := i+2 == len(lx.data) || isPDFSpace(lx.data[i+2]) || isPDFDelimiter(lx.data[i+2])
-		if before && after {
-			lx.pos = i + 2
-			return
-		}
-	}
-	lx.pos = len(lx.data)
 }

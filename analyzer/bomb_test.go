@@ -7,25 +7,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mmq/mmq/analyzer"
 )
 
 // TestLocalDecompressionBomb analyzes a page whose content stream is 17 KB
 // of Flate inside Flate that inflates to 4 GiB of blanks. The page is
 // analyzed, with a warning, and the content is never held whole: before
-// pageContent bounded it, pdfcpu's PageContent allocated 2.3 GB here, and
+// pdfsyntax.Content bounded it, pdfcpu's PageContent allocated 2.3 GB here, and
 // pdftotext spent its 30 s timeout inflating it.
 func TestLocalDecompressionBomb(t *testing.T) {
-	b := setup(t)
+	l := setup(t) // pdftotext, which must not be run on the bomb
 	data, err := os.ReadFile(filepath.Join("..", "testdata", "bad", "bomb-content-double-flate-4g.pdf"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	l := b.fallback
-	if b.pdftotext != nil {
-		l = b.pdftotext // which must not be run on the bomb
-	}
 	start := time.Now()
 	f := analyze(t, l, pdfUnit(1, data))
 	runtime.ReadMemStats(&after)
@@ -41,5 +39,8 @@ func TestLocalDecompressionBomb(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(f.Warnings, "\n"), "larger than") {
 		t.Errorf("warnings %q do not say the content was too large", f.Warnings)
+	}
+	if f.TextSource != analyzer.TextSourceNone || f.Text != "" {
+		t.Errorf("text %q from %q, want none from %q", f.Text, f.TextSource, analyzer.TextSourceNone)
 	}
 }

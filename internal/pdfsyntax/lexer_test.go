@@ -1,4 +1,4 @@
-package analyzer
+package pdfsyntax
 
 import (
 	"fmt"
@@ -9,22 +9,22 @@ import (
 // tokens lexes src to the end, skipping inline image data after ID, and
 // renders every token as kind:text.
 func tokens(src string) []string {
-	lx := &lexer{data: []byte(src)}
+	lx := NewLexer([]byte(src))
 	var out []string
-	for tok := lx.next(); tok.kind != tokEOF; tok = lx.next() {
-		switch tok.kind {
-		case tokNumber:
-			out = append(out, fmt.Sprintf("num:%g", tok.num))
-		case tokString:
-			out = append(out, fmt.Sprintf("str:%q", tok.text))
-		case tokName:
-			out = append(out, "name:"+string(tok.text))
-		case tokArrayStart, tokArrayEnd, tokDictStart, tokDictEnd:
-			out = append(out, map[tokenKind]string{tokArrayStart: "[", tokArrayEnd: "]", tokDictStart: "<<", tokDictEnd: ">>"}[tok.kind])
+	for tok := lx.Next(); tok.Kind != EOF; tok = lx.Next() {
+		switch tok.Kind {
+		case Number:
+			out = append(out, fmt.Sprintf("num:%g", tok.Num))
+		case String:
+			out = append(out, fmt.Sprintf("str:%q", tok.Text))
+		case Name:
+			out = append(out, "name:"+string(tok.Text))
+		case ArrayStart, ArrayEnd, DictStart, DictEnd:
+			out = append(out, map[Kind]string{ArrayStart: "[", ArrayEnd: "]", DictStart: "<<", DictEnd: ">>"}[tok.Kind])
 		default:
-			out = append(out, "kw:"+string(tok.text))
-			if string(tok.text) == "ID" {
-				lx.skipInlineImage()
+			out = append(out, "kw:"+string(tok.Text))
+			if string(tok.Text) == "ID" {
+				lx.SkipInlineImage()
 			}
 		}
 	}
@@ -49,23 +49,7 @@ func TestLexer(t *testing.T) {
 		{"unterminated string", "(abc", []string{`str:"abc"`}},
 		{"unterminated hex", "<41", []string{`str:"A"`}},
 		{"not a number", "1.2.3 --", []string{"kw:1.2.3", "kw:--"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := tokens(tt.src); strings.Join(got, " ") != strings.Join(tt.want, " ") {
-				t.Errorf("tokens(%q) = %q, want %q", tt.src, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestSkipInlineImage(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, src string
-		want      []string
-	}{
+		// Inline image data is skipped up to an EI between white space.
 		{"EI inside the data", "BI /W 1 ID \x00EIx\xff EI\n(after) Tj", []string{"kw:BI", "name:W", "num:1", "kw:ID", `str:"after"`, "kw:Tj"}},
 		{"EI at the end", "BI ID \x01 EI", []string{"kw:BI", "kw:ID"}},
 		{"no EI", "BI ID \x01\x02 (lost) Tj", []string{"kw:BI", "kw:ID"}},
@@ -80,25 +64,37 @@ func TestSkipInlineImage(t *testing.T) {
 	}
 }
 
-// FuzzLexer checks that the lexer ends on any input, without panicking.
+// FuzzLexer checks that the lexer ends on any input, without panicking,
+// read token by token and as the content scanner reads it (arrays and
+// dictionaries taken whole), and that ScanNames does too.
 func FuzzLexer(f *testing.F) {
-	for _, s := range []string{"BT /F1 12 Tf (x) Tj ET", "<< /A [1 2 <41>] >>", "(\\", "<", "/#", "BI ID \x00 EI"} {
+	for _, s := range []string{"BT /F1 12 Tf (x) Tj ET", "<< /A [1 2 <41>] >>", "(\\", "<", "/#", "BI ID \x00 EI", "[(a) [1] << /K [3] >> -250 (b)] TJ"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		lx := &lexer{data: data}
-		for i := 0; ; i++ {
-			if i > len(data)+1 {
-				t.Fatalf("lexer made %d tokens of %d bytes", i, len(data))
-			}
-			tok := lx.next()
-			if tok.kind == tokEOF {
-				return
-			}
-			if tok.kind == tokKeyword && string(tok.text) == "ID" {
-				lx.skipInlineImage()
+		for _, whole := range []bool{false, true} {
+			lx := NewLexer(data)
+			for i := 0; ; i++ {
+				if i > len(data)+1 {
+					t.Fatalf("lexer (whole %v) made %d tokens of %d bytes", whole, i, len(data))
+				}
+				tok := lx.Next()
+				if tok.Kind == EOF {
+					break
+				}
+				switch {
+				case tok.Kind == Keyword && string(tok.Text) == "ID":
+					lx.SkipInlineImage()
+				case whole && tok.Kind == ArrayStart:
+					if n := len(lx.ReadArray()); n > MaxArray {
+						t.Fatalf("ReadArray kept %d elements, more than %d", n, MaxArray)
+					}
+				case whole && tok.Kind == DictStart:
+					lx.SkipDict()
+				}
 			}
 		}
+		ScanNames(data, map[string]bool{})
 	})
 }
 
@@ -117,9 +113,9 @@ func TestReadArray(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			lx := &lexer{data: []byte(tt.src)}
-			if got := readArray(lx); len(got) != tt.want {
-				t.Errorf("readArray kept %d elements, want %d", len(got), tt.want)
+			lx := NewLexer([]byte(tt.src))
+			if got := lx.ReadArray(); len(got) != tt.want {
+				t.Errorf("ReadArray kept %d elements, want %d", len(got), tt.want)
 			}
 		})
 	}
