@@ -395,9 +395,11 @@ type SSRF struct {
 }
 
 // Defaults maps every key to its default value. A default that a package
-// applies to its own zero value is that package's exported constant; the
-// API's (api.Default*), media's and the webhook and provider packages'
-// this package may not import, and cmd/mmq's tests check that they agree.
+// applies to its own zero value is that package's exported constant (tasks,
+// worker, store, provider); the API's, which no package may import, and
+// media's, webhook's and s3blob's, which this package has no other use for,
+// are written here and checked equal by cmd/mmq's
+// TestConfigDefaultsMatchPackages.
 var Defaults = map[string]any{
 	"redis.addr":     "",
 	"redis.username": "",

@@ -46,12 +46,18 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// Defaults of Config.
+const (
+	DefaultPrefix  = "blobs/"
+	DefaultTimeout = 10 * time.Second
+)
+
 func (c *Config) setDefaults() {
 	if c.Prefix == "" {
-		c.Prefix = "blobs/"
+		c.Prefix = DefaultPrefix
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
+		c.Timeout = DefaultTimeout
 	}
 }
 

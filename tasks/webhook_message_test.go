@@ -20,7 +20,7 @@ func endedJob() *tasks.Job {
 	}
 }
 
-func TestJobPayload(t *testing.T) {
+func TestJobWebhookPayload(t *testing.T) {
 	t.Parallel()
 	j := endedJob()
 	p, err := tasks.JobWebhookPayload(j)
@@ -57,12 +57,12 @@ func TestJobPayload(t *testing.T) {
 		j := endedJob()
 		bad(j)
 		if _, err := tasks.JobWebhookPayload(j); err == nil {
-			t.Errorf("JobPayload(%s, %q) made a payload", j.Status, j.CallbackURL)
+			t.Errorf("JobWebhookPayload(%s, %q) made a payload", j.Status, j.CallbackURL)
 		}
 	}
 }
 
-func TestBatchPayload(t *testing.T) {
+func TestBatchWebhookPayload(t *testing.T) {
 	t.Parallel()
 	fin := time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC)
 	b := &tasks.Batch{ID: "b1", Status: tasks.BatchCompleted, Total: 3, CallbackURL: "https://example.com/b",

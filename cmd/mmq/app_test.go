@@ -19,6 +19,7 @@ import (
 	"github.com/mmq/mmq/client"
 	"github.com/mmq/mmq/config"
 	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -228,16 +229,13 @@ func TestCancelRunningJobAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
+	testwait.For(t, 30*time.Second, "the first page done", func() bool {
 		j, err := c.Job(ctx, job.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.PagesDone > 0 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return j.PagesDone > 0
+	})
 	resp, err := http.Post(url+"/v1/jobs/"+job.ID+"/cancel", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)

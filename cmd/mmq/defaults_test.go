@@ -8,12 +8,13 @@ import (
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/config"
 	"github.com/mmq/mmq/media"
+	"github.com/mmq/mmq/s3blob"
 	"github.com/mmq/mmq/webhook"
 )
 
 // The configuration's defaults of the keys whose packages config may not
-// import (api, which nothing imports, and media and webhook, which it has
-// no other use for) agree with those packages' own defaults, so that a
+// import (api, which nothing imports, and media, webhook and s3blob, which
+// it has no other use for) agree with those packages' own defaults, so that a
 // part built without the configuration behaves as one built with it.
 // config.Defaults takes the other packages' constants directly.
 func TestConfigDefaultsMatchPackages(t *testing.T) {
@@ -35,6 +36,7 @@ func TestConfigDefaultsMatchPackages(t *testing.T) {
 		"video.ffmpeg_timeout":           media.DefaultVideoTimeout,
 		"video.probe_timeout":            media.DefaultProbeTimeout,
 		"webhooks.timeout":               webhook.DefaultTimeout,
+		"blobs.s3.prefix":                s3blob.DefaultPrefix,
 	} {
 		got, ok := config.Defaults[key]
 		if !ok {

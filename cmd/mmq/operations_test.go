@@ -22,6 +22,7 @@ import (
 
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -94,14 +95,13 @@ next:
 // client sees a job end in the store a moment before the worker counts it.
 func scrapeAfterJobs(t *testing.T, url string, n float64) map[string]*dto.MetricFamily {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mfs := scrape(t, url)
-		if v, _ := metricValue(mfs, "mmq_jobs_total", nil); v >= n || time.Now().After(deadline) {
-			return mfs
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var mfs map[string]*dto.MetricFamily
+	testwait.Until(t.Context(), 10*time.Second, func() bool {
+		mfs = scrape(t, url)
+		v, _ := metricValue(mfs, "mmq_jobs_total", nil)
+		return v >= n
+	})
+	return mfs
 }
 
 func TestMetricsAfterAJob(t *testing.T) {
@@ -403,13 +403,8 @@ func TestS3BlobBackend(t *testing.T) {
 	}
 	// Without deletion the input goes once the job's retention has passed.
 	expiring := runJob(t, c)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(objects()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the input of job %s is still in the bucket 30 s after it ended, with a 3 s retention", expiring.ID)
-		}
-		time.Sleep(100 * time.Millisecond) // polling the sweeper of another goroutine
-	}
+	testwait.For(t, 30*time.Second, "the sweeper to remove the input of job "+expiring.ID+" (retention 3 s) from the bucket",
+		func() bool { return len(objects()) == 0 })
 	if _, err := c.Job(ctx, expiring.ID); err == nil {
 		t.Errorf("job %s can still be read after its retention", expiring.ID)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/internal/testwait"
 )
 
 // The Sentinel and Cluster tests need those topologies, which
@@ -118,13 +119,7 @@ func TestRedisSentinel(t *testing.T) {
 	if err := sc.Failover(ctx, master).Err(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for primary() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("no failover within 30 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.For(t, 30*time.Second, "a failover", func() bool { return primary() != before })
 	// Wait for the switch to settle: the new primary has left replica
 	// mode and the old one follows it. A write acknowledged by the old
 	// primary before that would be lost with it: replication is
@@ -139,11 +134,8 @@ func TestRedisSentinel(t *testing.T) {
 		return fmt.Sprint(r[0])
 	}
 	after := primary()
-	for role(after) != "master" || role(before) != "slave" {
-		if time.Now().After(deadline) {
-			t.Fatalf("failover did not settle: %s is %s, %s is %s", after, role(after), before, role(before))
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !testwait.Until(ctx, 30*time.Second, func() bool { return role(after) == "master" && role(before) == "slave" }) {
+		t.Fatalf("failover did not settle: %s is %s, %s is %s", after, role(after), before, role(before))
 	}
 	t.Logf("failover: %s -> %s", before, after)
 	runJob(t, client.New(url, nil))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/mmq/mmq/analyzer"
 	"github.com/mmq/mmq/client"
 	"github.com/mmq/mmq/internal/proctest"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -150,13 +152,9 @@ func TestVideoCancelEndToEnd(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("cancel: HTTP %d", resp.StatusCode)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(proctest.FFmpegReading(t, absDir(t, app.Config.Blobs.Dir))) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("ffmpeg %v still runs 10 s after the cancel", pids)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, fmt.Sprintf("ffmpeg %v to stop after the cancel", pids), func() bool {
+		return len(proctest.FFmpegReading(t, absDir(t, app.Config.Blobs.Dir))) == 0
+	})
 	if j, err := c.Job(ctx, job.ID); err != nil || j.Status != tasks.StatusCanceled || j.PagesDone >= 120 {
 		t.Errorf("job after cancel: %+v, %v; want canceled before its end", j, err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/client"
 	"github.com/mmq/mmq/fsblob"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/ssrf"
 	"github.com/mmq/mmq/store"
@@ -288,13 +289,9 @@ func TestWebhookReceiverDown(t *testing.T) {
 		t.Log(e)
 	}
 	waitFor := func(what string, limit time.Duration, done func() bool) {
-		deadline := time.Now().Add(limit)
-		for !done() {
-			if time.Now().After(deadline) {
-				step("gave up")
-				t.Fatalf("%s: not within %v; worker log: %s", what, limit, tail(workerLog.Name()))
-			}
-			time.Sleep(100 * time.Millisecond)
+		if !testwait.Until(ctx, limit, done) {
+			step("gave up")
+			t.Fatalf("%s: not within %v; worker log: %s", what, limit, tail(workerLog.Name()))
 		}
 	}
 	a.start()

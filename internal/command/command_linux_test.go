@@ -16,18 +16,15 @@ import (
 	"time"
 
 	"github.com/mmq/mmq/internal/command"
+	"github.com/mmq/mmq/internal/testwait"
 )
 
 // groupGone waits until no process of group pgid is alive: gone, or a
 // zombie that only waits for init to reap it.
 func groupGone(t *testing.T, pgid int) bool {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if len(liveMembers(pgid)) == 0 {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond) // polling the condition, with a deadline
+	if testwait.Until(t.Context(), 5*time.Second, func() bool { return len(liveMembers(pgid)) == 0 }) {
+		return true
 	}
 	t.Logf("live members of group %d: %v", pgid, liveMembers(pgid))
 	return false
