@@ -27,6 +27,13 @@ type batchVendor struct {
 	body func(model, prompt string) json.RawMessage
 }
 
+// setup starts v's fake and a client of it.
+func (v batchVendor) setup(t *testing.T) (*providertest.Server, provider.Batcher, context.Context) {
+	t.Helper()
+	srv := v.newFake(t)
+	return srv, v.client(t, srv, nil), ctxT(t)
+}
+
 var batchVendors = []batchVendor{
 	{
 		name:    provider.AnthropicName,
@@ -162,9 +169,7 @@ func TestBatchRefusedRequest(t *testing.T) {
 	for _, v := range batchVendors {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			srv := v.newFake(t)
-			b := v.client(t, srv, nil)
-			ctx := ctxT(t)
+			_, b, ctx := v.setup(t)
 			lines := batchLines(v, 2)
 			lines[1].Body = json.RawMessage(strings.Replace(string(lines[1].Body), `"max_tokens":256`, `"max_tokens":0`, 1))
 			pb, err := b.CreateBatch(ctx, "", lines)
@@ -250,10 +255,8 @@ func TestBatchCancel(t *testing.T) {
 	for _, v := range batchVendors {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			srv := v.newFake(t)
+			srv, b, ctx := v.setup(t)
 			srv.Batches.ProcessingTime = 1 << 62
-			b := v.client(t, srv, nil)
-			ctx := ctxT(t)
 			pb, err := b.CreateBatch(ctx, "", batchLines(v, 3))
 			if err != nil {
 				t.Fatal(err)
@@ -287,10 +290,8 @@ func TestBatchExpireAll(t *testing.T) {
 	for _, v := range batchVendors {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			srv := v.newFake(t)
+			srv, b, ctx := v.setup(t)
 			srv.Batches.ExpireAll = true
-			b := v.client(t, srv, nil)
-			ctx := ctxT(t)
 			pb, err := b.CreateBatch(ctx, "", batchLines(v, 4))
 			if err != nil {
 				t.Fatal(err)
@@ -319,9 +320,7 @@ func slicesOf(m map[string]tasks.BatchOutcome) []tasks.BatchOutcome {
 func TestOpenAIBatchFailedValidation(t *testing.T) {
 	t.Parallel()
 	v := batchVendors[1]
-	srv := v.newFake(t)
-	b := v.client(t, srv, nil)
-	ctx := ctxT(t)
+	srv, b, ctx := v.setup(t)
 	lines := batchLines(v, 3)
 	lines[2].Body = v.body("another-model", "Question.")
 	pb, err := b.CreateBatch(ctx, "", lines)
@@ -344,9 +343,7 @@ func TestOpenAIBatchFailedValidation(t *testing.T) {
 func TestBatchResultsStop(t *testing.T) {
 	t.Parallel()
 	v := batchVendors[0]
-	srv := v.newFake(t)
-	b := v.client(t, srv, nil)
-	ctx := ctxT(t)
+	_, b, ctx := v.setup(t)
 	pb, err := b.CreateBatch(ctx, "", batchLines(v, 10))
 	if err != nil {
 		t.Fatal(err)
@@ -426,9 +423,7 @@ func TestBatchList(t *testing.T) {
 	for _, v := range batchVendors {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			srv := v.newFake(t)
-			b := v.client(t, srv, nil)
-			ctx := ctxT(t)
+			srv, b, ctx := v.setup(t)
 			var ids []string
 			for range 102 {
 				pb, err := b.CreateBatch(ctx, "", batchLines(v, 1))
