@@ -454,3 +454,26 @@ func TestBatchList(t *testing.T) {
 		})
 	}
 }
+
+// An OpenAI upload that failed is sent again, the file streamed anew: a
+// file stored twice bills nothing.
+func TestOpenAIBatchUploadRetried(t *testing.T) {
+	t.Parallel()
+	v := batchVendors[1]
+	srv, b, ctx := v.setup(t)
+	var uploads atomic.Int32
+	srv.Batches.Fault = func(op string) int {
+		if op == "upload" && uploads.Add(1) == 1 {
+			return http.StatusInternalServerError
+		}
+		return 0
+	}
+	pb, err := b.CreateBatch(ctx, "", batchLines(v, 3))
+	if err != nil || uploads.Load() != 2 || srv.Batches.Created() != 1 {
+		t.Fatalf("%+v, %v after %d uploads, %d batches", pb, err, uploads.Load(), srv.Batches.Created())
+	}
+	waitEnded(t, ctx, b, pb.ID)
+	if n := len(results(t, ctx, b, pb.ID)); n != 3 {
+		t.Errorf("%d results, want 3", n)
+	}
+}
