@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mmq/mmq/provider"
 	"github.com/mmq/mmq/provider/providertest"
@@ -20,16 +22,25 @@ import (
 type batchVendor struct {
 	name    string
 	newFake func(t *testing.T) *providertest.Server
-	client  func(t *testing.T, srv *providertest.Server) provider.Batcher
+	client  func(t *testing.T, srv *providertest.Server, mod func(*provider.HTTPConfig)) provider.Batcher
 	// body is a minimal valid request body of model.
 	body func(model, prompt string) json.RawMessage
+}
+
+// setup starts v's fake and a client of it.
+func (v batchVendor) setup(t *testing.T) (*providertest.Server, provider.Batcher, context.Context) {
+	t.Helper()
+	srv := v.newFake(t)
+	return srv, v.client(t, srv, nil), ctxT(t)
 }
 
 var batchVendors = []batchVendor{
 	{
 		name:    provider.AnthropicName,
 		newFake: func(t *testing.T) *providertest.Server { return providertest.NewAnthropic(t, testKey) },
-		client:  func(t *testing.T, srv *providertest.Server) provider.Batcher { return newAnthropic(t, srv, nil) },
+		client: func(t *testing.T, srv *providertest.Server, mod func(*provider.HTTPConfig)) provider.Batcher {
+			return newAnthropic(t, srv, mod)
+		},
 		body: func(model, prompt string) json.RawMessage {
 			return json.RawMessage(fmt.Sprintf(`{"model":%q,"max_tokens":256,"messages":[{"role":"user","content":%q}]}`, model, prompt))
 		},
@@ -37,7 +48,9 @@ var batchVendors = []batchVendor{
 	{
 		name:    provider.OpenAIName,
 		newFake: func(t *testing.T) *providertest.Server { return providertest.NewOpenAI(t, testKey) },
-		client:  func(t *testing.T, srv *providertest.Server) provider.Batcher { return newOpenAI(t, srv, nil) },
+		client: func(t *testing.T, srv *providertest.Server, mod func(*provider.HTTPConfig)) provider.Batcher {
+			return newOpenAI(t, srv, mod)
+		},
 		body: func(model, prompt string) json.RawMessage {
 			return json.RawMessage(fmt.Sprintf(`{"model":%q,"max_tokens":256,"messages":[{"role":"user","content":%q}]}`, model, prompt))
 		},
@@ -98,7 +111,7 @@ func TestBatchRoundTrip(t *testing.T) {
 			srv := v.newFake(t)
 			outcomes := map[string]string{"u-1": providertest.OutcomeErrored, "u-2": providertest.OutcomeExpired, "u-3": providertest.OutcomeCanceled}
 			srv.Batches.Outcome = func(id string) string { return outcomes[id] }
-			b := v.client(t, srv)
+			b := v.client(t, srv, nil)
 			ctx := ctxT(t)
 			lines := batchLines(v, 5)
 			pb, err := b.CreateBatch(ctx, "label-1", lines)
@@ -156,9 +169,7 @@ func TestBatchRefusedRequest(t *testing.T) {
 	for _, v := range batchVendors {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			srv := v.newFake(t)
-			b := v.client(t, srv)
-			ctx := ctxT(t)
+			_, b, ctx := v.setup(t)
 			lines := batchLines(v, 2)
 			lines[1].Body = json.RawMessage(strings.Replace(string(lines[1].Body), `"max_tokens":256`, `"max_tokens":0`, 1))
 			pb, err := b.CreateBatch(ctx, "", lines)
@@ -201,7 +212,7 @@ func TestBatchCreateRetries(t *testing.T) {
 					}
 					return 0
 				}
-				_, err := v.client(t, srv).CreateBatch(ctxT(t), "", batchLines(v, 1))
+				_, err := v.client(t, srv, nil).CreateBatch(ctxT(t), "", batchLines(v, 1))
 				if (err == nil) != tt.created || calls.Load() != tt.calls {
 					t.Fatalf("err %v after %d create calls; want created %v after %d", err, calls.Load(), tt.created, tt.calls)
 				}
@@ -219,7 +230,7 @@ func TestBatchCreateChecks(t *testing.T) {
 	t.Parallel()
 	v := batchVendors[0]
 	srv := v.newFake(t)
-	b := v.client(t, srv)
+	b := v.client(t, srv, nil)
 	ok := batchLines(v, 1)[0]
 	tests := map[string][]tasks.BatchLine{
 		"empty":        nil,
@@ -244,10 +255,8 @@ func TestBatchCancel(t *testing.T) {
 	for _, v := range batchVendors {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			srv := v.newFake(t)
+			srv, b, ctx := v.setup(t)
 			srv.Batches.ProcessingTime = 1 << 62
-			b := v.client(t, srv)
-			ctx := ctxT(t)
 			pb, err := b.CreateBatch(ctx, "", batchLines(v, 3))
 			if err != nil {
 				t.Fatal(err)
@@ -281,10 +290,8 @@ func TestBatchExpireAll(t *testing.T) {
 	for _, v := range batchVendors {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			srv := v.newFake(t)
+			srv, b, ctx := v.setup(t)
 			srv.Batches.ExpireAll = true
-			b := v.client(t, srv)
-			ctx := ctxT(t)
 			pb, err := b.CreateBatch(ctx, "", batchLines(v, 4))
 			if err != nil {
 				t.Fatal(err)
@@ -313,9 +320,7 @@ func slicesOf(m map[string]tasks.BatchOutcome) []tasks.BatchOutcome {
 func TestOpenAIBatchFailedValidation(t *testing.T) {
 	t.Parallel()
 	v := batchVendors[1]
-	srv := v.newFake(t)
-	b := v.client(t, srv)
-	ctx := ctxT(t)
+	srv, b, ctx := v.setup(t)
 	lines := batchLines(v, 3)
 	lines[2].Body = v.body("another-model", "Question.")
 	pb, err := b.CreateBatch(ctx, "", lines)
@@ -338,9 +343,7 @@ func TestOpenAIBatchFailedValidation(t *testing.T) {
 func TestBatchResultsStop(t *testing.T) {
 	t.Parallel()
 	v := batchVendors[0]
-	srv := v.newFake(t)
-	b := v.client(t, srv)
-	ctx := ctxT(t)
+	_, b, ctx := v.setup(t)
 	pb, err := b.CreateBatch(ctx, "", batchLines(v, 10))
 	if err != nil {
 		t.Fatal(err)
@@ -356,5 +359,121 @@ func TestBatchResultsStop(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || n != 3 {
 		t.Errorf("err %v after %d outcomes", err, n)
+	}
+}
+
+// 20,000 results stream through in bounded memory: the live heap, measured
+// every 1,000 outcomes, stays within a fixed bound far below the results'
+// size (the test prints both). The fake runs in the process and writes
+// ahead of the reader into the socket, so the samples move by a few MB
+// either way, without a trend.
+func TestBatchResultsBoundedMemory(t *testing.T) {
+	const n = 20_000
+	for _, v := range batchVendors {
+		t.Run(v.name, func(t *testing.T) {
+			srv := v.newFake(t)
+			answer := strings.Repeat("A sentence of an ordinary answer. ", 100)
+			srv.Answer = func(providertest.Received) string { return answer }
+			b := v.client(t, srv, nil)
+			// 40 MB each way: more than ctxT's time on a loaded machine.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			pb, err := b.CreateBatch(ctx, "", batchLines(v, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitEnded(t, ctx, b, pb.ID)
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			base := ms.HeapAlloc
+			var peak uint64
+			var total int64
+			seen := 0
+			err = b.BatchResults(ctx, pb.ID, func(o tasks.BatchOutcome) error {
+				if o.Result != tasks.BatchSucceeded {
+					return fmt.Errorf("%s: %s", o.CustomID, o.Result)
+				}
+				total += int64(len(o.Response))
+				if seen++; seen%1000 == 0 {
+					runtime.GC()
+					runtime.ReadMemStats(&ms)
+					if ms.HeapAlloc > base {
+						peak = max(peak, ms.HeapAlloc-base)
+					}
+				}
+				return nil
+			})
+			if err != nil || seen != n {
+				t.Fatalf("%d outcomes, %v", seen, err)
+			}
+			t.Logf("%s: %d results, %.1f MB of answers; live heap grew %.2f MB at most", v.name, seen,
+				float64(total)/(1<<20), float64(peak)/(1<<20))
+			if total < 60<<20 || peak > 16<<20 {
+				t.Errorf("heap grew %d bytes for %d bytes of results", peak, total)
+			}
+		})
+	}
+}
+
+// ListBatches returns the newest batches first, across pages (OpenAI
+// lists 100 a page); a wrong key is refused, not retried.
+func TestBatchList(t *testing.T) {
+	t.Parallel()
+	for _, v := range batchVendors {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			srv, b, ctx := v.setup(t)
+			var ids []string
+			for range 102 {
+				pb, err := b.CreateBatch(ctx, "", batchLines(v, 1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, pb.ID)
+			}
+			slices.Reverse(ids)
+			for _, limit := range []int{2, 101, 200} {
+				list, err := b.ListBatches(ctx, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := make([]string, len(list))
+				for i, pb := range list {
+					got[i] = pb.ID
+				}
+				if want := ids[:min(limit, len(ids))]; !slices.Equal(got, want) {
+					t.Errorf("limit %d: %d batches, want the %d newest in order", limit, len(got), len(want))
+				}
+			}
+			wrong := v.client(t, srv, func(c *provider.HTTPConfig) { c.APIKey = "another" })
+			_, err := wrong.CreateBatch(ctx, "", batchLines(v, 1))
+			if tasks.ErrorCode(err) != tasks.CodeProviderRefused {
+				t.Errorf("wrong key: %v, want provider_refused", err)
+			}
+		})
+	}
+}
+
+// An OpenAI upload that failed is sent again, the file streamed anew: a
+// file stored twice bills nothing.
+func TestOpenAIBatchUploadRetried(t *testing.T) {
+	t.Parallel()
+	v := batchVendors[1]
+	srv, b, ctx := v.setup(t)
+	var uploads atomic.Int32
+	srv.Batches.Fault = func(op string) int {
+		if op == "upload" && uploads.Add(1) == 1 {
+			return http.StatusInternalServerError
+		}
+		return 0
+	}
+	pb, err := b.CreateBatch(ctx, "", batchLines(v, 3))
+	if err != nil || uploads.Load() != 2 || srv.Batches.Created() != 1 {
+		t.Fatalf("%+v, %v after %d uploads, %d batches", pb, err, uploads.Load(), srv.Batches.Created())
+	}
+	waitEnded(t, ctx, b, pb.ID)
+	if n := len(results(t, ctx, b, pb.ID)); n != 3 {
+		t.Errorf("%d results, want 3", n)
 	}
 }

@@ -2,8 +2,11 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -88,12 +91,13 @@ func newEconomy(cfg PipelineConfig, client Client) (*economy, error) {
 }
 
 // economyTicket is what finishing a unit needs, stored with it while it
-// waits: short keys, since a batch holds up to 100,000 of them.
+// waits: short keys, and the cache key and schema sum (SHA-256 in hex) as
+// base64, since a batch holds up to 100,000 of them.
 type economyTicket struct {
 	Provider   string `json:"p"`
 	Model      string `json:"m"`
-	Key        string `json:"k,omitempty"`
-	SchemaSum  string `json:"s,omitempty"`
+	Key        hexSum `json:"k,omitempty"`
+	SchemaSum  hexSum `json:"s,omitempty"`
 	Resolution int    `json:"r,omitempty"`
 	// InputTokens is the estimate, for servers that report no usage.
 	InputTokens int64 `json:"i,omitempty"`
@@ -142,11 +146,11 @@ func (p *Pipeline) PrepareEconomy(ctx context.Context, u tasks.Unit) (tasks.Econ
 		return tasks.EconomyPrep{}, err
 	}
 	prep := tasks.EconomyPrep{Provider: p.Name(), Model: pl.model}
-	t := economyTicket{Provider: p.Name(), Model: pl.model, SchemaSum: pl.schemaSum(), Resolution: pl.resolution,
+	t := economyTicket{Provider: p.Name(), Model: pl.model, SchemaSum: hexSum(pl.schemaSum()), Resolution: pl.resolution,
 		InputTokens: pl.est.InputTokens}
 	if c := p.cfg.Cache; c != nil {
-		t.Key = cacheKey(u.Data, p.Name(), pl.model, pl.resolution, pl.system, pl.prompt, pl.schemaSum())
-		a, err := c.get(ctx, t.Key)
+		t.Key = hexSum(cacheKey(u.Data, p.Name(), pl.model, pl.resolution, pl.system, pl.prompt, pl.schemaSum()))
+		a, err := c.get(ctx, string(t.Key))
 		if err != nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("cache lookup failed; sending the unit")
 		}
@@ -203,7 +207,7 @@ func (p *Pipeline) FinishEconomy(ctx context.Context, u tasks.Unit, ticket json.
 	if err != nil {
 		return tasks.Analysis{}, err
 	}
-	if sum := (&plan{schema: sch}).schemaSum(); sum != t.SchemaSum {
+	if sum := (&plan{schema: sch}).schemaSum(); sum != string(t.SchemaSum) {
 		return tasks.Analysis{}, tasks.Errorf(tasks.CodeInternal, "the unit's schema is not the one it was sent with")
 	}
 	resp, err := p.economy.client.batchAnswer(o.Response, sch != nil)
@@ -219,12 +223,39 @@ func (p *Pipeline) FinishEconomy(ctx context.Context, u tasks.Unit, ticket json.
 	if c := p.cfg.Cache; c != nil && t.Key != "" {
 		m.Cache = tasks.CacheMiss
 		if sch == nil || sch.Validate([]byte(a.Text)) == nil {
-			if err := c.put(context.WithoutCancel(ctx), t.Key, a); err != nil {
+			if err := c.put(context.WithoutCancel(ctx), string(t.Key), a); err != nil {
 				zerolog.Ctx(ctx).Warn().Err(err).Msg("cache store failed")
 			}
 		}
 	}
 	return p.finish(a, u, &plan{model: t.Model, schema: sch}, m, p.economy.prices.answerCost(a, t.Model), post)
+}
+
+// hexSum is a hex string that goes in JSON as base64 when it is valid hex
+// (64 hex characters become 43), as it is otherwise.
+type hexSum string
+
+func (h hexSum) MarshalJSON() ([]byte, error) {
+	if b, err := hex.DecodeString(string(h)); err == nil {
+		return json.Marshal("~" + base64.RawURLEncoding.EncodeToString(b))
+	}
+	return json.Marshal(string(h))
+}
+
+func (h *hexSum) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	if enc, ok := strings.CutPrefix(s, "~"); ok {
+		b, err := base64.RawURLEncoding.DecodeString(enc)
+		if err != nil {
+			return err
+		}
+		s = hex.EncodeToString(b)
+	}
+	*h = hexSum(s)
+	return nil
 }
 
 // readTicket decodes a ticket of PrepareEconomy.

@@ -296,7 +296,7 @@ func TestEconomyTicketSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ticket %d bytes: %s", len(prep.Ticket), prep.Ticket)
-	if len(prep.Ticket) > 200 {
+	if len(prep.Ticket) > 160 {
 		t.Errorf("ticket of %d bytes", len(prep.Ticket))
 	}
 }
