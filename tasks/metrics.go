@@ -97,6 +97,12 @@ type Estimate struct {
 	ImageTokens  int64   `json:"image_tokens"`
 	OutputTokens int64   `json:"output_tokens"`
 	CostUSD      float64 `json:"cost_usd"`
+	// EconomyCostUSD is what the pages cost in economy mode (ModeEconomy:
+	// the same tokens at the provider's batch price), when the job's
+	// provider chain has a batch API; nil when it has none. Combining
+	// calls (scope document) always run in realtime and are added at
+	// their realtime price.
+	EconomyCostUSD *float64 `json:"economy_cost_usd,omitempty"`
 	// PerPage is each page's share, in page order.
 	PerPage []PageEstimate `json:"per_page,omitempty"`
 	// Combine lists the calls that combine the page answers into one

@@ -46,6 +46,13 @@ func TestEconomyEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	const file = "testdata/pdfcpu-read.go.pdf"
 
+	est, err := c.Estimate(ctx, file, client.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est.EconomyCostUSD == nil || math.Abs(*est.EconomyCostUSD/est.CostUSD-0.5) > 1e-9 {
+		t.Fatalf("estimate: realtime $%.6f, economy %v; want economy at half", est.CostUSD, est.EconomyCostUSD)
+	}
 	var ids []string
 	for range 2 {
 		j, err := c.SubmitFile(ctx, file, client.SubmitOptions{Mode: "economy"})
@@ -139,7 +146,11 @@ func TestEconomyRetriesErroredAndExpired(t *testing.T) {
 func TestEconomyRefusedWithoutBatchAPI(t *testing.T) {
 	srv := fakeAnthropic(t)
 	c, _ := startModelApp(t, srv, "MMQ_PROVIDERS_ANTHROPIC_BATCH", "disabled")
-	_, err := c.SubmitFile(context.Background(), "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{Mode: "economy"})
+	est, err := c.Estimate(context.Background(), "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{})
+	if err != nil || est.EconomyCostUSD != nil {
+		t.Fatalf("estimate without a batch API: %+v, %v; want no economy cost", est, err)
+	}
+	_, err = c.SubmitFile(context.Background(), "testdata/pdfcpu-read.go.pdf", client.SubmitOptions{Mode: "economy"})
 	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != tasks.CodeModeUnsupported {
 		t.Fatalf("economy without a batch API: %v, want 400 mode_unsupported", err)

@@ -209,18 +209,27 @@ func (m apiModels) Estimate(ctx context.Context, data []byte, password string, o
 		return nil, err
 	}
 	est := &tasks.Estimate{Provider: name, Task: cmp.Or(opts.Task, provider.DefaultTask), Models: []string{}}
+	economy := m.router.SupportsEconomy(opts.Provider) == nil
+	var economyCost float64
 	for n := 1; n <= doc.PageCount(); n++ {
 		page, err := doc.Page(ctx, n)
 		if err != nil {
 			return nil, err
 		}
-		pe, err := m.router.Estimate(ctx, tasks.Unit{Kind: tasks.KindDocument, Index: n, Data: page,
-			MIME: "application/pdf", Task: est.Task, Provider: opts.Provider,
-			Instructions: opts.Instructions, Schema: opts.Schema})
+		u := tasks.Unit{Kind: tasks.KindDocument, Index: n, Data: page, MIME: "application/pdf", Task: est.Task,
+			Provider: opts.Provider, Instructions: opts.Instructions, Schema: opts.Schema}
+		pe, err := m.router.Estimate(ctx, u)
 		if err != nil {
 			return nil, err
 		}
 		est.Add(pe)
+		if economy {
+			ee, err := m.router.EstimateEconomy(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			economyCost += ee.CostUSD
+		}
 	}
 	calls, err := m.router.EstimateCombine(ctx, opts, est.PerPage)
 	if err != nil {
@@ -228,6 +237,10 @@ func (m apiModels) Estimate(ctx context.Context, data []byte, password string, o
 	}
 	for _, c := range calls {
 		est.AddCombine(c)
+		economyCost += c.CostUSD
+	}
+	if economy {
+		est.EconomyCostUSD = &economyCost
 	}
 	return est, nil
 }
