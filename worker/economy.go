@@ -171,7 +171,16 @@ func (h *Handler) runEconomy(ctx context.Context, job *tasks.Job, src Source) er
 		mu     sync.Mutex
 		queued = map[string][]tasks.EconomyUnit{}
 		fail   error
+		// spent and reserved hold max_cost_usd: what earlier runs spent,
+		// and the estimates of the pages queued.
+		spent, reserved float64
 	)
+	if job.Usage != nil {
+		spent = job.Usage.CostUSD
+	}
+	// The realtime budget waits for each page's call to settle its cost;
+	// economy mode holds the cap on the estimates below instead.
+	ctx = context.WithValue(ctx, budgetKey{}, (*budget)(nil))
 	lim := Limits{PerJob: h.cfg.PageConcurrency, Process: h.process}
 	err = fanOut(ctx, src, lim, h.drain, func(ctx context.Context, it Item) {
 		u := it.Unit
@@ -199,8 +208,22 @@ func (h *Handler) runEconomy(ctx context.Context, job *tasks.Job, src Source) er
 		default:
 			q := tasks.EconomyQueueName(prep.Provider, prep.Model)
 			mu.Lock()
-			queued[q] = append(queued[q], tasks.EconomyUnit{JobID: job.ID, Page: u.Index, Ticket: prep.Ticket})
+			over := job.Options.MaxCostUSD > 0 && spent+reserved+prep.EstimateUSD > job.Options.MaxCostUSD
+			if !over {
+				reserved += prep.EstimateUSD
+				queued[q] = append(queued[q], tasks.EconomyUnit{JobID: job.ID, Page: u.Index, Ticket: prep.Ticket})
+			}
 			mu.Unlock()
+			if over {
+				// The pages are sent at once, so the cap holds on their
+				// estimates: a page that would pass it is not sent.
+				berr := tasks.Errorf(tasks.CodeBudgetExceeded, "the job's max_cost_usd of $%.4f would be exceeded", job.Options.MaxCostUSD)
+				if serr := h.saveEconomyResult(ctx, job, u.Index, tasks.Analysis{}, berr, 0, false); serr != nil {
+					mu.Lock()
+					fail = errors.Join(fail, serr)
+					mu.Unlock()
+				}
+			}
 		}
 	})
 	if err == nil {

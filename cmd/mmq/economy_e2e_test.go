@@ -156,3 +156,46 @@ func TestEconomyRefusedWithoutBatchAPI(t *testing.T) {
 		t.Fatalf("economy without a batch API: %v, want 400 mode_unsupported", err)
 	}
 }
+
+// max_cost_usd holds in economy mode on the pages' estimates: the pages
+// that would pass it are not sent and fail with budget_exceeded.
+func TestEconomyMaxCost(t *testing.T) {
+	srv := fakeAnthropic(t)
+	c, _ := startModelApp(t, srv, economyEnv...)
+	ctx := context.Background()
+	const file = "testdata/pdfcpu-read.go.pdf"
+	est, err := c.Estimate(ctx, file, client.SubmitOptions{})
+	if err != nil || est.EconomyCostUSD == nil {
+		t.Fatalf("estimate: %+v, %v", est, err)
+	}
+	limit := *est.EconomyCostUSD / 3
+	j, err := c.SubmitFile(ctx, file, client.SubmitOptions{Mode: "economy", MaxCostUSD: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitAll(t, c, j.ID)[0]
+	if j.Status != tasks.StatusPartiallySucceeded || j.PagesDone == 0 || j.PagesFailed == 0 || j.PagesDone+j.PagesFailed != 45 {
+		t.Fatalf("job %s: %d done, %d failed of 45", j.Status, j.PagesDone, j.PagesFailed)
+	}
+	onePage := *est.EconomyCostUSD / 45
+	if j.Usage == nil || j.Usage.CostUSD > limit+2*onePage {
+		t.Errorf("accounted $%v against a cap of $%.6f (a page ≈ $%.6f)", j.Usage, limit, onePage)
+	}
+	if sent := len(srv.Batches.ReceivedIDs()); sent != j.PagesDone {
+		t.Errorf("%d requests sent, %d pages done: the pages over the cap must not be sent", sent, j.PagesDone)
+	}
+	rs, _, err := c.Results(ctx, j.ID, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	over := 0
+	for _, r := range rs {
+		if r.Status == tasks.PageFailed && r.ErrorCode == tasks.CodeBudgetExceeded {
+			over++
+		}
+	}
+	if over != j.PagesFailed {
+		t.Errorf("%d pages failed with budget_exceeded, want all %d failed", over, j.PagesFailed)
+	}
+	t.Logf("cap $%.6f: %d pages sent, accounted $%.6f", limit, j.PagesDone, j.Usage.CostUSD)
+}
