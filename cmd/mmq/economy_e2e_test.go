@@ -3,11 +3,19 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/internal/pdftest"
+	"github.com/mmq/mmq/internal/redistest"
+	"github.com/mmq/mmq/internal/testwait"
 	"github.com/mmq/mmq/tasks"
 )
 
@@ -198,4 +206,79 @@ func TestEconomyMaxCost(t *testing.T) {
 		t.Errorf("%d pages failed with budget_exceeded, want all %d failed", over, j.PagesFailed)
 	}
 	t.Logf("cap $%.6f: %d pages sent, accounted $%.6f", limit, j.PagesDone, j.Usage.CostUSD)
+}
+
+// 1,000 one-page economy jobs make at most two provider batches; while
+// they wait, each waiting page holds a few hundred bytes of Redis; the
+// accounted cost is half the realtime price of the same pages.
+func TestSlowEconomyThousandJobs(t *testing.T) {
+	srv := fakeAnthropic(t)
+	c, _ := startModelApp(t, srv, append(economyEnv, "MMQ_ECONOMY_MAX_WAIT", "20s")...)
+	ctx := context.Background()
+	dir := t.TempDir()
+	const n = 1000
+	paths := make([]string, n)
+	for i := range paths {
+		// Distinct files: no two jobs share a blob.
+		paths[i] = filepath.Join(dir, fmt.Sprintf("p%04d.pdf", i))
+		if err := os.WriteFile(paths[i], pdftest.Text(fmt.Sprintf("Invoice %d - Total 10.00 EUR", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	b, err := c.SubmitBatchFiles(ctx, paths, client.SubmitOptions{Mode: "economy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("batch of %d economy jobs accepted in %v", len(b.JobIDs), time.Since(start).Round(time.Millisecond))
+
+	// Redis while they wait: the economy keys against the pages waiting.
+	rdb := redis.NewClient(redistest.Options(t, redistest.DBCmd))
+	defer rdb.Close()
+	var waiting int64
+	testwait.For(t, 60*time.Second, "1,000 pages waiting", func() bool {
+		keys, _ := rdb.Keys(ctx, "*economy:q:*").Result()
+		waiting = 0
+		for _, k := range keys {
+			waiting += rdb.ZCard(ctx, k).Val()
+		}
+		return waiting == n
+	})
+	var bytes int64
+	keys, err := rdb.Keys(ctx, "*economy:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		bytes += rdb.MemoryUsage(ctx, k).Val()
+	}
+	t.Logf("waiting: %d pages, %d economy keys, %d bytes of Redis: %.0f bytes per waiting page", waiting, len(keys), bytes, float64(bytes)/float64(waiting))
+	if per := bytes / waiting; per > 1024 {
+		t.Errorf("%d bytes of Redis per waiting page, want under 1 KiB (no page bytes wait in Redis)", per)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for {
+		bb, err := c.Batch(wctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bb.Status == tasks.BatchCompleted {
+			if bb.Counts[tasks.StatusSucceeded] != n {
+				t.Fatalf("batch completed with %v, want %d succeeded", bb.Counts, n)
+			}
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	created := srv.Batches.Created()
+	t.Logf("%d one-page economy jobs: %d provider batches, %d requests, done %v after submitting", n, created,
+		len(srv.Batches.ReceivedIDs()), time.Since(start).Round(time.Millisecond))
+	if created > 2 {
+		t.Errorf("%d provider batches for %d one-page jobs, want at most 2", created, n)
+	}
+	if got := len(srv.Batches.ReceivedIDs()); got != n {
+		t.Errorf("%d distinct requests sent, want %d", got, n)
+	}
 }
