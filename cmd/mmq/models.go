@@ -203,13 +203,17 @@ func (m apiModels) Estimate(ctx context.Context, data []byte, password string, o
 	if err != nil {
 		return nil, err
 	}
-	doc, err := media.OpenPDF(ctx, data, media.PDFOptions{Password: password, MaxPages: opts.MaxPages,
+	doc, err := media.OpenPDF(ctx, data, media.PDFOptions{Password: password, MaxPages: opts.OpenLimit(),
 		Repair: m.cfg.Worker.RepairPDF, QPDFPath: m.cfg.Tools.QPDF})
 	if err != nil {
 		return nil, err
 	}
+	sel, _, err := opts.SelectPages(doc.PageCount())
+	if err != nil {
+		return nil, err
+	}
 	est := &tasks.Estimate{Provider: name, Task: cmp.Or(opts.Task, provider.DefaultTask), Models: []string{}}
-	for n := 1; n <= doc.PageCount(); n++ {
+	for n := range sel.Pages(doc.PageCount()) {
 		page, err := doc.Page(ctx, n)
 		if err != nil {
 			return nil, err
