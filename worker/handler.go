@@ -193,7 +193,9 @@ func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayloa
 			return err
 		}
 	}
-	defer h.prepareDocument(ctx, job, data, password, n)()
+	if _, isImage := doc.(imageDocument); !isImage {
+		defer h.prepareDocument(ctx, job, data, password, n)()
+	}
 	src := documentUnits(ctx, doc, sel, job, p.Options.Task, done)
 	if job.Options.Economy() {
 		return h.runEconomy(ctx, job, src)
