@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/mmq/mmq/client"
 	"github.com/mmq/mmq/tasks"
@@ -60,6 +63,38 @@ func TestPageSelectionEndToEnd(t *testing.T) {
 		var ae *client.APIError
 		if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != tasks.CodeInvalidRequest {
 			t.Errorf("pages %q: %v, want 400 %s", pages, err, tasks.CodeInvalidRequest)
+		}
+	}
+}
+
+// By URL the page count is known only to the worker: a selection that fits
+// is analyzed as for an upload, one past the end fails the job with
+// invalid_request at its first attempt.
+func TestPageSelectionByURL(t *testing.T) {
+	files := httptest.NewServer(http.FileServer(http.Dir("testdata")))
+	t.Cleanup(files.Close)
+	srv := fakeAnthropic(t)
+	c, _ := startModelApp(t, srv, "MMQ_SSRF_ALLOWED_NETWORKS", "127.0.0.1/32")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, tt := range []struct {
+		pages  string
+		status tasks.Status
+		total  int
+	}{
+		{"44-,1", tasks.StatusSucceeded, 3},
+		{"46-", tasks.StatusFailed, 0},
+	} {
+		j, err := c.SubmitURL(ctx, files.URL+"/pdfcpu-read.go.pdf", client.SubmitOptions{Pages: tt.pages})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, err = c.Wait(ctx, j.ID, 20*time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != tt.status || j.PagesDone != tt.total || j.Attempts != 1 ||
+			(tt.status == tasks.StatusFailed && j.ErrorCode != tasks.CodeInvalidRequest) {
+			t.Errorf("pages %q by URL: %s %s after %d attempts, %d pages done; want %s with %d", tt.pages, j.Status, j.ErrorCode, j.Attempts, j.PagesDone, tt.status, tt.total)
 		}
 	}
 }
