@@ -34,6 +34,10 @@ func TestImagesEndToEnd(t *testing.T) {
 		if err := os.WriteFile(path, tt.data, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		est, err := c.Estimate(context.Background(), path, client.SubmitOptions{Pages: tt.pages})
+		if err != nil || est.Pages != len(tt.want) {
+			t.Errorf("%s: estimate %+v, %v; want %d pages", tt.name, est, err, len(tt.want))
+		}
 		calls := srv.Count()
 		j := submitAndWait(t, c, path, client.SubmitOptions{Pages: tt.pages})
 		if j.Kind != tasks.KindDocument || j.Status != tasks.StatusSucceeded || j.PagesTotal != len(tt.want) || j.PagesDone != len(tt.want) {
