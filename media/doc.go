@@ -28,8 +28,8 @@
 // by their magic bytes) as an [Image], a document of one page, or of one
 // page per image of a TIFF, so that the rest of the pipeline sees pages as
 // it does a PDF's. Each page is a one-page PDF drawing the picture one
-// pixel to a point, turned upright by its orientation tag (a JPEG's EXIF
-// block, a TIFF page's own tag). A JPEG already upright is embedded as it
+// pixel to a point, turned upright by its orientation tag (the EXIF block
+// of a JPEG, a PNG's eXIf chunk, a WebP's EXIF chunk, a TIFF page's own tag). A JPEG already upright is embedded as it
 // is (DCTDecode); every other picture is decoded and re-encoded losslessly
 // (FlateDecode, 8 bits a channel, transparency flattened onto white).
 // Declared sizes are checked against [ImageOptions.MaxPixels] before

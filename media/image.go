@@ -232,6 +232,10 @@ func (im *Image) source(n int) (io.Reader, int) {
 	switch im.format {
 	case FormatJPEG:
 		return bytes.NewReader(im.data), jpegOrientation(im.data)
+	case FormatPNG:
+		return bytes.NewReader(im.data), pngOrientation(im.data)
+	case FormatWebP:
+		return bytes.NewReader(im.data), webpOrientation(im.data)
 	case FormatTIFF:
 		p := im.tiffPage(n)
 		return p.reader(), tiffOrientation(im.data, p.order, p.ifd)

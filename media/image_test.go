@@ -3,11 +3,13 @@ package media_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"golang.org/x/image/tiff"
+	xwebp "golang.org/x/image/webp"
 
 	"github.com/mmq/mmq/internal/imagetest"
 	"github.com/mmq/mmq/media"
@@ -41,6 +43,8 @@ func TestOpenDocumentImages(t *testing.T) {
 		{"jpeg exif 6", imagetest.JPEG(64, 32, 6), media.FormatJPEG, []string{"0 0 32 64"}, "/FlateDecode"},
 		{"jpeg exif 3", imagetest.JPEG(64, 32, 3), media.FormatJPEG, []string{"0 0 64 32"}, "/FlateDecode"},
 		{"webp", webp, media.FormatWebP, nil, "/FlateDecode"},
+		{"png eXIf 8", imagetest.PNGOriented(40, 30, 8), media.FormatPNG, []string{"0 0 30 40"}, "/FlateDecode"},
+		{"webp EXIF 6", imagetest.WebPOriented(webp, 6), media.FormatWebP, []string{webpTurned(t, webp)}, "/FlateDecode"},
 		{"tiff, x/image encoder", tif1.Bytes(), media.FormatTIFF, []string{"0 0 30 20"}, "/FlateDecode"},
 		{"tiff, 3 pages", imagetest.TIFF(imagetest.Gray(10, 20, 0), imagetest.Gray(30, 5, 128), imagetest.Gray(7, 7, 255)),
 			media.FormatTIFF, []string{"0 0 10 20", "0 0 30 5", "0 0 7 7"}, "/FlateDecode"},
@@ -140,4 +144,39 @@ func TestOpenImageRefuses(t *testing.T) {
 	if _, err := many.Page(context.Background(), 300); err != nil {
 		t.Errorf("page 300: %v", err)
 	}
+}
+
+// webpTurned returns the MediaBox of a WebP turned a quarter.
+func webpTurned(t *testing.T, data []byte) string {
+	cfg, err := xwebp.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("0 0 %d %d", cfg.Height, cfg.Width)
+}
+
+// FuzzOpenImage: no image input crashes the reader; each fails with a
+// code or opens into pages that build.
+func FuzzOpenImage(f *testing.F) {
+	f.Add(imagetest.PNG(4, 3))
+	f.Add(imagetest.JPEG(8, 8, 6))
+	f.Add(imagetest.PNGOriented(3, 2, 5))
+	f.Add(imagetest.TIFF(imagetest.Gray(2, 2, 9), imagetest.Gray(3, 1, 200)))
+	f.Add(imagetest.ManyPageTIFF(3))
+	f.Add(imagetest.PNGHeader(1<<20, 1<<20))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx := context.Background()
+		im, err := media.OpenImage(ctx, data, media.ImageOptions{MaxPixels: 1 << 16, MaxPages: 20})
+		if err != nil {
+			if tasks.ErrorCode(err) == tasks.CodeInternal {
+				t.Fatalf("OpenImage: %v", err)
+			}
+			return
+		}
+		for n := 1; n <= im.PageCount(); n++ {
+			if _, err := im.Page(ctx, n); err != nil && tasks.ErrorCode(err) == tasks.CodeInternal {
+				t.Fatalf("page %d: %v", n, err)
+			}
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -149,15 +150,54 @@ func jpegOrientation(b []byte) int {
 			return 1
 		}
 		seg := b[i+4 : i+2+size]
-		if marker == 0xE1 && len(seg) > len(exifHeader) && string(seg[:len(exifHeader)]) == exifHeader {
-			t := seg[len(exifHeader):]
-			order, ifd0, err := tiffHeader(t)
-			if err != nil {
-				return 1
-			}
-			return tiffOrientation(t, order, ifd0)
+		if marker == 0xE1 && bytes.HasPrefix(seg, []byte(exifHeader)) {
+			return exifOrientation(seg)
 		}
 		i += 2 + size
+	}
+	return 1
+}
+
+// exifOrientation returns the orientation of an EXIF block (a TIFF
+// structure, after the "Exif\0\0" header when it has one), 1 without one.
+func exifOrientation(b []byte) int {
+	b = bytes.TrimPrefix(b, []byte("Exif\x00\x00"))
+	order, ifd0, err := tiffHeader(b)
+	if err != nil {
+		return 1
+	}
+	return tiffOrientation(b, order, ifd0)
+}
+
+// pngOrientation returns the orientation of a PNG's eXIf chunk, 1 without
+// one. The chunk comes before the image data (PNG 1.5 extensions, eXIf).
+func pngOrientation(b []byte) int {
+	for i := 8; i+12 <= len(b); {
+		size := int(binary.BigEndian.Uint32(b[i:]))
+		typ := string(b[i+4 : i+8])
+		if size < 0 || size > len(b)-i-12 || typ == "IDAT" {
+			return 1
+		}
+		if typ == "eXIf" {
+			return exifOrientation(b[i+8 : i+8+size])
+		}
+		i += 12 + size
+	}
+	return 1
+}
+
+// webpOrientation returns the orientation of a WebP's EXIF chunk, 1
+// without one.
+func webpOrientation(b []byte) int {
+	for i := 12; i+8 <= len(b); {
+		size := int(binary.LittleEndian.Uint32(b[i+4:]))
+		if size < 0 || size > len(b)-i-8 {
+			return 1
+		}
+		if string(b[i:i+4]) == "EXIF" {
+			return exifOrientation(b[i+8 : i+8+size])
+		}
+		i += 8 + size + size%2 // chunks are padded to even sizes
 	}
 	return 1
 }

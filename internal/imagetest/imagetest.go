@@ -49,14 +49,8 @@ func JPEG(w, h, orientation int) []byte {
 	if orientation == 0 {
 		return b.Bytes()
 	}
-	// APP1: "Exif\0\0", then a big-endian TIFF whose IFD0 holds the tag.
-	var t bytes.Buffer
-	t.WriteString("MM\x00\x2A\x00\x00\x00\x08")
-	be := binary.BigEndian
-	_ = binary.Write(&t, be, uint16(1))                                         // one entry
-	_ = binary.Write(&t, be, []uint16{0x0112, 3, 0, 1, uint16(orientation), 0}) // Orientation, SHORT, count 1
-	_ = binary.Write(&t, be, uint32(0))                                         // no next IFD
-	seg := append([]byte("Exif\x00\x00"), t.Bytes()...)
+	// APP1: "Exif\0\0", then the TIFF structure.
+	seg := append([]byte("Exif\x00\x00"), EXIF(orientation)...)
 	out := []byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}
 	out = append(out, seg...)
 	return append(out, b.Bytes()[2:]...)
@@ -150,4 +144,49 @@ func PNGHeader(w, h uint32) []byte {
 	b := be.AppendUint32([]byte("\x89PNG\r\n\x1a\n"), 13)
 	b = append(b, ihdr...)
 	return be.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+}
+
+// EXIF returns an EXIF block (a big-endian TIFF structure) whose IFD0
+// holds only an Orientation tag.
+func EXIF(orientation int) []byte {
+	be := binary.BigEndian
+	t := []byte("MM\x00\x2A\x00\x00\x00\x08")
+	t = be.AppendUint16(t, 1) // one entry: Orientation, SHORT, count 1
+	for _, v := range []uint16{0x0112, 3, 0, 1, uint16(orientation), 0} {
+		t = be.AppendUint16(t, v)
+	}
+	return be.AppendUint32(t, 0) // no next IFD
+}
+
+// PNGOriented returns PNG(w, h) with an eXIf chunk, after IHDR, whose
+// Orientation tag is orientation.
+func PNGOriented(w, h, orientation int) []byte {
+	p := PNG(w, h)
+	exif := EXIF(orientation)
+	be := binary.BigEndian
+	chunk := be.AppendUint32(nil, uint32(len(exif)))
+	chunk = append(chunk, "eXIf"...)
+	chunk = append(chunk, exif...)
+	chunk = be.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	const afterIHDR = 8 + 8 + 13 + 4
+	return append(append(append([]byte{}, p[:afterIHDR]...), chunk...), p[afterIHDR:]...)
+}
+
+// WebPOriented returns webp with an EXIF chunk appended whose Orientation
+// tag is orientation, and the RIFF size fixed.
+func WebPOriented(webp []byte, orientation int) []byte {
+	exif := EXIF(orientation)
+	le := binary.LittleEndian
+	out := append([]byte{}, webp...)
+	if len(out)%2 == 1 {
+		out = append(out, 0)
+	}
+	out = append(out, "EXIF"...)
+	out = le.AppendUint32(out, uint32(len(exif)))
+	out = append(out, exif...)
+	if len(out)%2 == 1 {
+		out = append(out, 0)
+	}
+	le.PutUint32(out[4:], uint32(len(out)-8))
+	return out
 }
