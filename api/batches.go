@@ -164,6 +164,7 @@ func (r submitRequest) inherit(shared submitRequest) submitRequest {
 	set(&r.Instructions, shared.Instructions)
 	set(&r.Scope, shared.Scope)
 	set(&r.Mode, shared.Mode)
+	set(&r.Pages, shared.Pages)
 	if len(r.Schema) == 0 {
 		r.Schema = shared.Schema
 	}

@@ -111,9 +111,11 @@ type SniffFunc func(data []byte) (tasks.Kind, error)
 // CodeTooManyFrames, CodeInvalidRequest or CodeFFmpegUnavailable.
 type InspectVideoFunc func(ctx context.Context, data []byte, opts tasks.Options) (*tasks.VideoPlan, error)
 
-// InspectPDFFunc opens a PDF once and returns its page count. Its errors are
-// *tasks.Error with CodeInvalidPDF, CodeEncryptedPDF, CodeWrongPassword or
-// CodeTooManyPages (more than maxPages pages).
+// InspectPDFFunc opens a document once, a PDF or an image (cmd/mmq wires
+// media.OpenDocument), and returns its page count. Its errors are
+// *tasks.Error with CodeInvalidPDF, CodeEncryptedPDF, CodeWrongPassword,
+// CodeInvalidImage, CodeImageTooLarge or CodeTooManyPages (more than
+// maxPages pages; 0 is no limit).
 type InspectPDFFunc func(ctx context.Context, data []byte, password string, maxPages int) (pages int, err error)
 
 // KeyLimiter takes one request of an API key from its budget, shared by

@@ -53,6 +53,8 @@ var statusOf = map[tasks.Code]int{
 	// Videos.
 	tasks.CodeDecodeTooLarge:    http.StatusUnprocessableEntity,
 	tasks.CodeInvalidVideo:      http.StatusUnprocessableEntity,
+	tasks.CodeInvalidImage:      http.StatusUnprocessableEntity,
+	tasks.CodeImageTooLarge:     http.StatusUnprocessableEntity,
 	tasks.CodeNoVideoStream:     http.StatusUnprocessableEntity,
 	tasks.CodeVideoTooLong:      http.StatusUnprocessableEntity,
 	tasks.CodeTooManyFrames:     http.StatusUnprocessableEntity,

@@ -14,7 +14,7 @@ import (
 // Models is what the API needs of the model providers. cmd/mmq builds it
 // from the provider router.
 type Models interface {
-	// Estimate returns the expected tokens and cost of analyzing a PDF
+	// Estimate returns the expected tokens and cost of analyzing a document
 	// with opts. Its errors are those of InspectPDFFunc, or a
 	// CodeInvalidRequest for options no provider takes.
 	Estimate(ctx context.Context, data []byte, password string, opts tasks.Options) (*tasks.Estimate, error)
@@ -102,7 +102,7 @@ func (s *Server) handleEstimate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if kind != tasks.KindDocument {
-		writeError(w, tasks.Errorf(tasks.CodeUnsupportedType, "estimates are made for PDF documents only"))
+		writeError(w, tasks.Errorf(tasks.CodeUnsupportedType, "estimates are made for documents (PDFs and images) only"))
 		return
 	}
 	est, err := s.estimate(r.Context(), req.file, req.Password, opts)

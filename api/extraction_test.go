@@ -114,25 +114,14 @@ func TestSubmitExtractionNeedsProvider(t *testing.T) {
 func TestBatchExtractionOptions(t *testing.T) {
 	b := setup(t, withModels)
 	body := `{"schema":` + testSchema + `,"scope":"document","items":[{"url":"https://example.com/a.pdf"},{"url":"https://example.com/b.pdf","instructions":"own"}]}`
-	resp, data := b.do(t, http.MethodPost, "/v1/batches", "application/json", strings.NewReader(body))
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("batch: %d %s", resp.StatusCode, data)
-	}
-	var reply client.BatchReply
-	if err := json.Unmarshal(data, &reply); err != nil {
-		t.Fatal(err)
-	}
-	jobs, _, err := b.client.BatchJobs(context.Background(), reply.Batch.ID, "", 10)
-	if err != nil || len(jobs) != 2 {
-		t.Fatalf("batch jobs: %d, %v", len(jobs), err)
-	}
+	jobs := b.batchJobs(t, body, 2)
 	for _, j := range jobs {
 		if j.Options.Scope != tasks.ScopeDocument || len(j.Options.Schema) == 0 {
 			t.Errorf("job %s options %+v: want the shared schema and scope", j.ID, j.Options)
 		}
 	}
 	bad := `{"schema":{"type":"string"},"urls":["https://example.com/a.pdf"]}`
-	resp, data = b.do(t, http.MethodPost, "/v1/batches", "application/json", strings.NewReader(bad))
+	resp, data := b.do(t, http.MethodPost, "/v1/batches", "application/json", strings.NewReader(bad))
 	if resp.StatusCode != 400 || !strings.Contains(string(data), "invalid_schema") {
 		t.Errorf("batch with a bad schema: %d %s", resp.StatusCode, data)
 	}

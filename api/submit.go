@@ -70,6 +70,8 @@ type submitRequest struct {
 	Scope        string          `json:"scope"`
 	// Mode: realtime or economy; see tasks.Options.
 	Mode string `json:"mode"`
+	// Pages selects the pages of a document: see tasks.ParsePages.
+	Pages string `json:"pages"`
 
 	// Upload, from the multipart form only.
 	file     []byte
@@ -173,11 +175,13 @@ func (s *Server) acceptUpload(ctx context.Context, job *tasks.Job, req *submitRe
 		return tasks.Errorf(tasks.CodeUnsupportedType, "unsupported file kind %q", kind)
 	}
 	if kind == tasks.KindDocument && s.deps.InspectPDF != nil {
-		pages, err := s.inspectPDF(ctx, req.file, req.Password, job.Options.MaxPages)
+		pages, err := s.inspectPDF(ctx, req.file, req.Password, job.Options.OpenLimit())
 		if err != nil {
 			return err
 		}
-		job.PagesTotal = pages
+		if _, job.PagesTotal, err = job.Options.SelectPages(pages); err != nil {
+			return err
+		}
 	}
 	// The job's reference to its input before the input: see
 	// store.Redis.RefBlob.
@@ -297,6 +301,9 @@ func (s *Server) options(req *submitRequest) (tasks.Options, json.RawMessage, er
 		return opts, nil, err
 	}
 	if err := s.modeOption(req, &opts); err != nil {
+		return opts, nil, err
+	}
+	if err := pagesOption(req, &opts); err != nil {
 		return opts, nil, err
 	}
 	if req.CallbackURL != "" {
@@ -554,6 +561,8 @@ func (req *submitRequest) setField(name, value string) error {
 		req.Scope = strings.TrimSpace(value)
 	case "mode":
 		req.Mode = strings.TrimSpace(value)
+	case "pages":
+		req.Pages = value
 	case "schema":
 		if strings.TrimSpace(value) != "" {
 			if req.Schema, err = decodeSchemaField(value); err != nil {

@@ -45,7 +45,7 @@ func (c *Client) SubmitBatchFiles(ctx context.Context, paths []string, opts Subm
 
 func writeBatchForm(mw *multipart.Writer, paths []string, opts SubmitOptions) error {
 	fields := [][2]string{{"task", opts.Task}, {"priority", opts.Priority}, {"metadata", string(opts.Metadata)}, {"callback_url", opts.CallbackURL},
-		{"provider", opts.Provider}, {"instructions", opts.Instructions}, {"schema", schemaField(opts.Schema)}, {"scope", opts.Scope}, {"mode", opts.Mode}}
+		{"provider", opts.Provider}, {"instructions", opts.Instructions}, {"schema", schemaField(opts.Schema)}, {"scope", opts.Scope}, {"mode", opts.Mode}, {"pages", opts.Pages}}
 	if opts.MaxPages != 0 {
 		fields = append(fields, [2]string{"max_pages", strconv.Itoa(opts.MaxPages)})
 	}
@@ -84,7 +84,7 @@ func (c *Client) SubmitBatchURLs(ctx context.Context, urls []string, opts Submit
 		"urls": urls, "task": opts.Task, "priority": opts.Priority,
 		"metadata": opts.Metadata, "max_pages": opts.MaxPages,
 	}
-	for k, v := range map[string]string{"provider": opts.Provider, "instructions": opts.Instructions, "scope": opts.Scope, "mode": opts.Mode} {
+	for k, v := range map[string]string{"provider": opts.Provider, "instructions": opts.Instructions, "scope": opts.Scope, "mode": opts.Mode, "pages": opts.Pages} {
 		if v != "" {
 			req[k] = v
 		}

@@ -103,6 +103,11 @@ type SubmitOptions struct {
 	// Mode is "realtime" (the default) or "economy": the pages go to the
 	// provider's batch API at half price and the job ends within 24 hours.
 	Mode string
+	// Pages selects the pages of a document to analyze, like "1-3,7,10-"
+	// (10- runs to the last page); "" is every page. Results keep their
+	// page numbers in the document; the job's PagesTotal counts the
+	// selected pages.
+	Pages string
 }
 
 // APIError is the error of a call the server answered with a non-2xx status.
@@ -234,7 +239,7 @@ func writeForm(mw *multipart.Writer, f io.Reader, name string, opts SubmitOption
 		fields = append(fields, [2]string{"max_cost_usd", strconv.FormatFloat(opts.MaxCostUSD, 'f', -1, 64)})
 	}
 	fields = append(fields, [2]string{"instructions", opts.Instructions}, [2]string{"schema", schemaField(opts.Schema)},
-		[2]string{"scope", opts.Scope}, [2]string{"mode", opts.Mode})
+		[2]string{"scope", opts.Scope}, [2]string{"mode", opts.Mode}, [2]string{"pages", opts.Pages})
 	for _, kv := range fields {
 		if kv[1] == "" {
 			continue
@@ -273,6 +278,7 @@ type submitURLRequest struct {
 	Schema       json.RawMessage `json:"schema,omitempty"`
 	Scope        string          `json:"scope,omitempty"`
 	Mode         string          `json:"mode,omitempty"`
+	Pages        string          `json:"pages,omitempty"`
 }
 
 // SubmitURL submits a job whose input the server's worker fetches from
@@ -297,6 +303,7 @@ func (c *Client) SubmitURL(ctx context.Context, rawURL string, opts SubmitOption
 		Schema:       opts.Schema,
 		Scope:        opts.Scope,
 		Mode:         opts.Mode,
+		Pages:        opts.Pages,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("client: encode request: %w", err)

@@ -283,6 +283,10 @@ type Limits struct {
 	// times frames, checked before anything is decoded; a job over it fails
 	// with decode_too_large.
 	MaxDecodePixels int64 `mapstructure:"max_decode_pixels"`
+	// MaxImagePixels refuses an image (or a TIFF page) whose declared
+	// width times height is larger, before it is decoded, with
+	// image_too_large. Defaults to 50,000,000.
+	MaxImagePixels int64 `mapstructure:"max_image_pixels"`
 	// MaxBatchJobs bounds the items of one batch.
 	MaxBatchJobs int `mapstructure:"max_batch_jobs"`
 	// MaxBatchUploadBytes bounds the body of a multipart batch upload.
@@ -507,6 +511,7 @@ var Defaults = map[string]any{
 	"limits.max_video_dimension": 8192,
 	"limits.max_video_pixels":    33177600,
 	"limits.max_decode_pixels":   2500000000,
+	"limits.max_image_pixels":    50000000,
 
 	"video.default_sample": "fps:1",
 	"video.ffmpeg_timeout": "30m",
@@ -609,8 +614,8 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log.format %q: want auto, json or console", c.Log.Format))
 	}
-	if c.Limits.MaxFrames <= 0 || c.Limits.MaxVideoDuration <= 0 || c.Limits.MaxVideoDimension <= 0 || c.Limits.MaxVideoPixels <= 0 || c.Limits.MaxDecodePixels <= 0 {
-		errs = append(errs, errors.New("limits.max_frames, limits.max_video_duration, limits.max_video_dimension, limits.max_video_pixels and limits.max_decode_pixels must be positive"))
+	if c.Limits.MaxFrames <= 0 || c.Limits.MaxVideoDuration <= 0 || c.Limits.MaxVideoDimension <= 0 || c.Limits.MaxVideoPixels <= 0 || c.Limits.MaxDecodePixels <= 0 || c.Limits.MaxImagePixels <= 0 {
+		errs = append(errs, errors.New("limits.max_frames, limits.max_video_duration, limits.max_video_dimension, limits.max_video_pixels, limits.max_decode_pixels and limits.max_image_pixels must be positive"))
 	}
 	if _, err := tasks.ParseSample(c.Video.DefaultSample); err != nil {
 		errs = append(errs, fmt.Errorf("video.default_sample: %s", tasks.ErrorMessage(err)))

@@ -1,5 +1,5 @@
 // Package media turns uploaded files into the units the analyzers work on:
-// a PDF into single-page PDFs, a video into frames. It knows the
+// a PDF or an image into single-page PDFs, a video into frames. It knows the
 // technologies (pdfcpu, qpdf, ffmpeg) and nothing of the queue, the store or
 // the analyzers; the worker uses it through interfaces of its own.
 //
@@ -21,6 +21,24 @@
 // page tree from its root for each page (quadratic on the flat page trees
 // many producers write) and compresses object and xref streams for each
 // one-page file.
+//
+// # Images
+//
+// [OpenDocument] opens a PNG, JPEG, WebP or TIFF ([ImageFormat] tells them
+// by their magic bytes) as an [Image], a document of one page, or of one
+// page per image of a TIFF, so that the rest of the pipeline sees pages as
+// it does a PDF's. Each page is a one-page PDF drawing the picture one
+// pixel to a point, turned upright by its orientation tag (the EXIF block
+// of a JPEG, a PNG's eXIf chunk, a WebP's EXIF chunk, a TIFF page's own tag). A JPEG already upright is embedded as it
+// is (DCTDecode); every other picture is decoded and re-encoded losslessly
+// (FlateDecode, 8 bits a channel, transparency flattened onto white).
+// Declared sizes are checked against [ImageOptions.MaxPixels] before
+// anything is decoded (image_too_large). x/image/tiff decodes only a TIFF's
+// first image: the IFD chain is walked here (bounded, loops refused) and
+// each page decoded through a reader that patches the header's
+// first-IFD offset, without copying the file. A single image is decoded
+// when it is opened, so that a damaged one is refused at submit
+// (invalid_image); a TIFF's pages when they are asked for.
 //
 // # Memory
 //

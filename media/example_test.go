@@ -52,6 +52,7 @@ func ExampleSniffKind() {
 		[]byte("%PDF-1.7\n"),
 		[]byte("\x00\x00\x00\x20ftypisom"),
 		[]byte("\x89PNG\r\n\x1a\n"),
+		[]byte("<html>"),
 	} {
 		kind, err := media.SniffKind(data)
 		fmt.Printf("%q %q\n", kind, tasks.ErrorCode(err))
@@ -59,5 +60,6 @@ func ExampleSniffKind() {
 	// Output:
 	// "document" ""
 	// "video" ""
+	// "document" ""
 	// "" "unsupported_type"
 }

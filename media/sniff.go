@@ -11,20 +11,21 @@ import (
 // 1.7, implementation note 13), and files with junk before it exist.
 const sniffLen = 1024
 
-// SniffKind tells a document from a video by the file's magic bytes. Empty
-// data is a CodeEmptyFile error and anything it does not recognize a
-// CodeUnsupportedType error; the extension and the declared content type
-// are deliberately not trusted.
+// SniffKind tells a document from a video by the file's magic bytes: a
+// PDF and an image (PNG, JPEG, WebP, TIFF: see ImageFormat) are documents,
+// whose pages OpenDocument opens. Empty data is a CodeEmptyFile error and
+// anything it does not recognize a CodeUnsupportedType error; the
+// extension and the declared content type are deliberately not trusted.
 func SniffKind(data []byte) (tasks.Kind, error) {
 	switch {
 	case len(data) == 0:
 		return "", tasks.Errorf(tasks.CodeEmptyFile, msgEmpty)
-	case hasPDFHeader(data):
+	case ImageFormat(data) != "", hasPDFHeader(data):
 		return tasks.KindDocument, nil
 	case isVideo(data):
 		return tasks.KindVideo, nil
 	}
-	return "", tasks.Errorf(tasks.CodeUnsupportedType, "unsupported file type: expected a PDF or a video")
+	return "", tasks.Errorf(tasks.CodeUnsupportedType, "unsupported file type: expected a PDF, an image (PNG, JPEG, WebP, TIFF) or a video")
 }
 
 // hasPDFHeader reports whether "%PDF-" starts within the first sniffLen bytes.

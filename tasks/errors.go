@@ -17,6 +17,13 @@ const (
 	CodeEmptyFile       Code = "empty_file"
 	CodeUnsupportedType Code = "unsupported_type"
 	CodeInvalidPDF      Code = "invalid_pdf"
+	// CodeInvalidImage: an image (PNG, JPEG, WebP, TIFF) is truncated,
+	// corrupt or of a kind the decoders do not read (BigTIFF, say).
+	CodeInvalidImage Code = "invalid_image"
+	// CodeImageTooLarge: an image, or a page of a TIFF, declares more
+	// pixels (width times height) than the server's limits.max_image_pixels;
+	// it is refused before anything is decoded.
+	CodeImageTooLarge   Code = "image_too_large"
 	CodeEncryptedPDF    Code = "encrypted_pdf"
 	CodeWrongPassword   Code = "wrong_password"
 	CodeTooManyPages    Code = "too_many_pages"
@@ -107,7 +114,7 @@ var permanentCodes = map[Code]bool{
 	CodeUnsupportedCodec: true, CodeVideoTooLong: true, CodeTooManyFrames: true, CodeDecodeTooLarge: true,
 	CodeInvalidSchema: true, CodeProviderRequired: true, CodeSchemaMismatch: true,
 	CodeResultTooLarge: true, CodeQuotaExceeded: true, CodeModeUnsupported: true,
-	CodePDFToTextUnavailable: true,
+	CodePDFToTextUnavailable: true, CodeInvalidImage: true, CodeImageTooLarge: true,
 }
 
 // Error is an error with a code and a message meant for the client.

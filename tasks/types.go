@@ -118,7 +118,16 @@ type Options struct {
 	// default) or economy, through the provider's batch API at its batch
 	// price (see ModeEconomy).
 	Mode Mode `json:"mode,omitempty"`
+
+	// Pages selects the pages of a document to analyze, in ParsePages's
+	// syntax ("1-3,7,10-"); only those are split, analyzed, estimated and
+	// billed, and their results keep their page numbers in the document.
+	// Empty (the default) is every page. Videos ignore it.
+	Pages string `json:"pages,omitempty"`
 }
+
+// PageSelection parses Pages; see ParsePages.
+func (o Options) PageSelection() (PageSelection, error) { return ParsePages(o.Pages) }
 
 // Extracting reports whether the options ask a model to follow the
 // client's own instructions or schema, which only model providers can.
@@ -196,6 +205,10 @@ type Job struct {
 	// itself is kept apart from the record and deleted when the job ends.
 	HasPassword bool `json:"has_password,omitempty"`
 
+	// PagesTotal counts the pages (frames) the job analyzes: with a page
+	// selection (Options.Pages) the selected pages, not the document's,
+	// so that pages_done reaches it; their results keep their page
+	// numbers in the document.
 	PagesTotal  int `json:"pages_total"`
 	PagesDone   int `json:"pages_done"`
 	PagesFailed int `json:"pages_failed"`

@@ -80,8 +80,16 @@ type Document interface {
 	Page(ctx context.Context, n int) ([]byte, error)
 }
 
-// OpenPDF reads and validates a PDF once. media.OpenPDF implements it.
+// OpenPDF reads and validates a document once: a PDF, or an image whose
+// pages are made one-page PDFs. media.OpenDocument implements it.
 type OpenPDF func(ctx context.Context, data []byte, password string) (Document, error)
+
+// imageDocument is a Document made from an image (*media.Image): its input
+// is no PDF, so an analyzer has no document to prepare from it.
+type imageDocument interface {
+	Document
+	Format() string
+}
 
 // VideoStore is what video jobs need of the store beyond Store. The store
 // given as Deps.Store must implement it for the worker to process videos;

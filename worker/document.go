@@ -7,12 +7,25 @@ import (
 	"github.com/mmq/mmq/tasks"
 )
 
-// documentUnits yields the pages of doc that are not in done, in order,
-// extracting each only when the fan-out has a free slot for it.
-func documentUnits(ctx context.Context, doc Document, job *tasks.Job, task string, done []int) Source {
+// countSelected returns how many of the pages in done are among the
+// selected pages of a document of n pages.
+func countSelected(done []int, sel tasks.PageSelection, n int) int {
+	c := 0
+	for _, d := range done {
+		if d <= n && sel.Contains(d) {
+			c++
+		}
+	}
+	return c
+}
+
+// documentUnits yields the selected pages of doc that are not in done, in
+// order, extracting each only when the fan-out has a free slot for it.
+// A unit's Index is its page number in the document.
+func documentUnits(ctx context.Context, doc Document, sel tasks.PageSelection, job *tasks.Job, task string, done []int) Source {
 	slices.Sort(done)
 	return func(yield func(Item, error) bool) {
-		for n := 1; n <= doc.PageCount(); n++ {
+		for n := range sel.Pages(doc.PageCount()) {
 			if _, ok := slices.BinarySearch(done, n); ok {
 				continue
 			}

@@ -171,14 +171,20 @@ func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayloa
 		return err
 	}
 	n := doc.PageCount()
-	if n > maxPages {
-		return tasks.Errorf(tasks.CodeTooManyPages, "the document has %d pages; the limit is %d", n, maxPages)
+	// The API checks the selection of an upload; the page count of a job
+	// submitted by URL is known only here.
+	sel, total, err := job.Options.SelectPages(n)
+	if err != nil {
+		return err
 	}
-	if n != job.PagesTotal {
-		if err := h.deps.Store.SetPagesTotal(ctx, job.ID, n); err != nil {
+	if total > maxPages {
+		return tasks.Errorf(tasks.CodeTooManyPages, "the job has %d pages to analyze; the limit is %d", total, maxPages)
+	}
+	if total != job.PagesTotal {
+		if err := h.deps.Store.SetPagesTotal(ctx, job.ID, total); err != nil {
 			return err
 		}
-		job.PagesTotal = n
+		job.PagesTotal = total
 	}
 	// pages_done counts the done set: a first run has no checkpoint to read.
 	var done []int
@@ -187,15 +193,17 @@ func (h *Handler) run(ctx context.Context, job *tasks.Job, p tasks.AnalyzePayloa
 			return err
 		}
 	}
-	defer h.prepareDocument(ctx, job, data, password, n)()
-	src := documentUnits(ctx, doc, job, p.Options.Task, done)
+	if _, isImage := doc.(imageDocument); !isImage {
+		defer h.prepareDocument(ctx, job, data, password, n)()
+	}
+	src := documentUnits(ctx, doc, sel, job, p.Options.Task, done)
 	if job.Options.Economy() {
 		return h.runEconomy(ctx, job, src)
 	}
 	if job.Options.Scope != tasks.ScopeDocument {
 		// A job of scope document is combined after its pages: its last
 		// page does not end it.
-		last.want = int64(n - countIn(done, 1, n))
+		last.want = int64(total - countSelected(done, sel, n))
 	}
 	lim := Limits{PerJob: h.cfg.PageConcurrency, Process: h.process}
 	err = fanOut(ctx, src, lim, h.drain, func(ctx context.Context, it Item) {
@@ -341,17 +349,6 @@ func (h *Handler) conclude(ctx context.Context, job *tasks.Job, runErr error, st
 	h.deps.Observer.JobEnded(j, time.Since(start))
 	// An error brings the task back, and its next run announces the end.
 	return h.announce(wctx, j, false)
-}
-
-// countIn returns how many of the sorted-or-not values xs are in [lo, hi].
-func countIn(xs []int, lo, hi int) int {
-	n := 0
-	for _, x := range xs {
-		if x >= lo && x <= hi {
-			n++
-		}
-	}
-	return n
 }
 
 // lastAttempt reports whether asynq will not retry the task after this run.

@@ -176,7 +176,7 @@ func (a *App) startWorker(blobs blobStore) error {
 		return err
 	}
 	openPDF := func(ctx context.Context, data []byte, password string) (worker.Document, error) {
-		return media.OpenPDF(ctx, data, media.PDFOptions{Password: password, Repair: cfg.Worker.RepairPDF, QPDFPath: cfg.Tools.QPDF})
+		return media.OpenDocument(ctx, data, documentOptions(cfg, password, 0))
 	}
 	guard, whTasks, err := a.outgoing()
 	if err != nil {
@@ -311,7 +311,7 @@ func (a *App) startAPI(blobs blobStore) error {
 		Streams:    a.streamStore,
 		KeyLimiter: keyLimiter(a.rdb, cfg.Store.Prefix, auth),
 		InspectPDF: func(ctx context.Context, data []byte, password string, maxPages int) (int, error) {
-			d, err := media.OpenPDF(ctx, data, media.PDFOptions{Password: password, MaxPages: maxPages, Repair: cfg.Worker.RepairPDF, QPDFPath: cfg.Tools.QPDF})
+			d, err := media.OpenDocument(ctx, data, documentOptions(cfg, password, maxPages))
 			if err != nil {
 				return 0, err
 			}

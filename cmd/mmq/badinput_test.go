@@ -97,6 +97,7 @@ var (
 	notPDF    = refused(http.StatusUnsupportedMediaType, tasks.CodeUnsupportedType)
 	invalid   = refused(http.StatusUnprocessableEntity, tasks.CodeInvalidPDF)
 	encrypted = refused(http.StatusUnprocessableEntity, tasks.CodeEncryptedPDF)
+	badImage  = refused(http.StatusUnprocessableEntity, tasks.CodeInvalidImage)
 )
 
 // badFiles covers every file of badDir (TestBadInputFilesListed checks).
@@ -106,7 +107,7 @@ var badFiles = []fileCase{
 	{file: "qpdf-bad1-5bytes.pdf", want: notPDF},
 	{file: "random-bytes.pdf", want: notPDF},
 	{file: "wrong-magic-pfd.pdf", want: notPDF},
-	{file: "png-named.pdf", want: notPDF},
+	{file: "png-named.pdf", want: succeeded(1)}, // an image: the name is not trusted
 	{file: "zip-named.pdf", want: notPDF},
 	{file: "postscript-named.pdf", want: notPDF},
 	{file: "html-named.pdf", want: notPDF},
@@ -116,6 +117,17 @@ var badFiles = []fileCase{
 	{file: "qpdf-fuzz-issue-335b.pdf", want: notPDF},
 	{file: "qpdf-fuzz-16214.pdf", want: notPDF},
 	{file: "qpdf-bad-content-noheader.pdf", want: notPDF},
+
+	// Images: documents of one page (a TIFF, one a page), refused when
+	// damaged or too large to decode.
+	{file: "image-truncated.png", want: badImage},
+	{file: "image-corrupt.jpg", want: badImage},
+	{file: "image-pixel-bomb.png", want: refused(http.StatusUnprocessableEntity, tasks.CodeImageTooLarge)},
+	{file: "image-zero-size.png", want: badImage},
+	{file: "image-wrong-magic.png", want: notPDF},
+	{file: "tiff-truncated.tif", want: badImage},
+	{file: "tiff-ifd-loop.tif", want: badImage},
+	{file: "tiff-10000-pages.tif", want: refused(http.StatusUnprocessableEntity, tasks.CodeTooManyPages)},
 
 	// Truncated.
 	{file: "header-only.pdf", want: invalid},

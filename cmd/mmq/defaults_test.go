@@ -32,6 +32,7 @@ func TestConfigDefaultsMatchPackages(t *testing.T) {
 		"limits.max_video_dimension":     media.DefaultMaxVideoDimension,
 		"limits.max_video_pixels":        media.DefaultMaxVideoPixels,
 		"limits.max_decode_pixels":       media.DefaultMaxDecodePixels,
+		"limits.max_image_pixels":        media.DefaultMaxImagePixels,
 		"video.default_sample":           media.DefaultSample,
 		"video.ffmpeg_timeout":           media.DefaultVideoTimeout,
 		"video.probe_timeout":            media.DefaultProbeTimeout,

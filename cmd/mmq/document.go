@@ -17,7 +17,7 @@ import (
 // extractionFlags are the flags of submit and estimate that say what to
 // extract; apply reads the schema file into opts before any request.
 type extractionFlags struct {
-	schemaFile, instructions, scope, mode string
+	schemaFile, instructions, scope, mode, pages string
 }
 
 func (e *extractionFlags) add(f *pflag.FlagSet) {
@@ -25,10 +25,14 @@ func (e *extractionFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&e.instructions, "instructions", "", "instructions for the model, added to the task's prompt (at most 8 KiB)")
 	f.StringVar(&e.scope, "scope", "", "page (one answer per page, the default) or document (also one combined answer for the job)")
 	f.StringVar(&e.mode, "mode", "", "realtime (the default) or economy (the provider's batch API: half price, done within 24 hours)")
+	f.StringVar(&e.pages, "pages", "", `the pages of a document to analyze, like "1-3,7,10-" (10- runs to the last page); default every page`)
 }
 
 func (e *extractionFlags) apply(opts *client.SubmitOptions) error {
-	opts.Instructions, opts.Scope, opts.Mode = e.instructions, e.scope, e.mode
+	opts.Instructions, opts.Scope, opts.Mode, opts.Pages = e.instructions, e.scope, e.mode, e.pages
+	if _, err := tasks.ParsePages(e.pages); err != nil {
+		return usageError{fmt.Errorf("--pages: %s", tasks.ErrorMessage(err))}
+	}
 	if !tasks.Scope(e.scope).Valid() {
 		return usageError{fmt.Errorf("--scope must be page or document")}
 	}

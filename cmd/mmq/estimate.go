@@ -46,7 +46,7 @@ func newEstimateCmd() *cobra.Command {
 	f.StringVar(&opts.Provider, "provider", "", "model provider (default: the server's)")
 	f.StringVar(&opts.Password, "password", "", "password of an encrypted PDF")
 	f.IntVar(&opts.MaxPages, "max-pages", 0, "refuse documents with more pages")
-	f.BoolVar(&perPage, "pages", false, "print each page's estimate")
+	f.BoolVar(&perPage, "per-page", false, "print each page's estimate (--pages selects the pages to estimate)")
 	extract.add(f)
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	addServerFlag(cmd)

@@ -203,15 +203,18 @@ func (m apiModels) Estimate(ctx context.Context, data []byte, password string, o
 	if err != nil {
 		return nil, err
 	}
-	doc, err := media.OpenPDF(ctx, data, media.PDFOptions{Password: password, MaxPages: opts.MaxPages,
-		Repair: m.cfg.Worker.RepairPDF, QPDFPath: m.cfg.Tools.QPDF})
+	doc, err := media.OpenDocument(ctx, data, documentOptions(m.cfg, password, opts.OpenLimit()))
+	if err != nil {
+		return nil, err
+	}
+	sel, _, err := opts.SelectPages(doc.PageCount())
 	if err != nil {
 		return nil, err
 	}
 	est := &tasks.Estimate{Provider: name, Task: cmp.Or(opts.Task, provider.DefaultTask), Models: []string{}}
 	economy := m.router.SupportsEconomy(opts.Provider) == nil
 	var economyCost float64
-	for n := 1; n <= doc.PageCount(); n++ {
+	for n := range sel.Pages(doc.PageCount()) {
 		page, err := doc.Page(ctx, n)
 		if err != nil {
 			return nil, err
@@ -257,4 +260,13 @@ func (a *App) apiModels() (api.Models, error) {
 		return nil, err
 	}
 	return apiModels{router: r, cfg: a.Config}, nil
+}
+
+// documentOptions are the options a document (a PDF or an image) is opened
+// with, in the worker, at submit and for an estimate alike.
+func documentOptions(cfg *config.Config, password string, maxPages int) media.DocumentOptions {
+	return media.DocumentOptions{
+		PDF:   media.PDFOptions{Password: password, MaxPages: maxPages, Repair: cfg.Worker.RepairPDF, QPDFPath: cfg.Tools.QPDF},
+		Image: media.ImageOptions{MaxPixels: cfg.Limits.MaxImagePixels},
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/zlib"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"image"
@@ -28,6 +29,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/mmq/mmq/internal/imagetest"
 )
 
 var outDir string
@@ -47,6 +50,8 @@ func main() {
 	// An error page that quotes a PDF header: it passes the magic check
 	// and must be refused by the parser.
 	write("html-quoting-pdf-header.pdf", []byte("<!DOCTYPE html>\n<html><body><p>Expected a file starting with %PDF-1.7 but the download expired.</p></body></html>\n"))
+
+	images()
 
 	// Truncated.
 	full := hello()
@@ -501,6 +506,28 @@ func videos() {
 	write("video-audio-only.m4a", run("audio.m4a", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", "-b:a", "32k"))
 	write("video-zero-duration.mp4", run("zero.mp4", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2", "-frames:v", "0", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"))
 	write("video-huge-dimensions.mp4", run("huge.mp4", "-f", "lavfi", "-i", "color=c=black:size=8192x8192:rate=1:duration=1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"))
+}
+
+// images writes the bad images: an image is a document, so damage and
+// bombs must be refused with invalid_image and image_too_large.
+func images() {
+	pngData := imagetest.PNG(64, 64)
+	write("image-truncated.png", pngData[:len(pngData)/2])
+	jpg := imagetest.JPEG(64, 64, 0)
+	corrupt := bytes.Clone(jpg)
+	for i := len(corrupt) / 2; i < len(corrupt)-2; i++ {
+		corrupt[i] = 0xFF
+	}
+	write("image-corrupt.jpg", corrupt)
+	write("image-pixel-bomb.png", imagetest.PNGHeader(100000, 100000))
+	write("image-zero-size.png", imagetest.PNGHeader(0, 0))
+	write("image-wrong-magic.png", append([]byte("\x89PNX"), pngData[4:]...))
+	fax := imagetest.TIFF(imagetest.Gray(64, 64, 0), imagetest.Gray(64, 64, 128), imagetest.Gray(64, 64, 255))
+	write("tiff-truncated.tif", fax[:len(fax)*6/10])
+	loop := imagetest.TIFF(imagetest.Gray(8, 8, 0))
+	binary.LittleEndian.PutUint32(loop[len(loop)-4:], binary.LittleEndian.Uint32(loop[4:8])) // the next IFD is the first
+	write("tiff-ifd-loop.tif", loop)
+	write("tiff-10000-pages.tif", imagetest.ManyPageTIFF(10000))
 }
 
 func write(name string, data []byte) {
