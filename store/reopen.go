@@ -14,7 +14,11 @@ import (
 // job counts as active for its tenant's quota again (not checked: it was
 // accepted once).
 //
-// KEYS: record, results, idx, done, failed.
+// The job's event stream starts again with a queued state event: the
+// first run's final event would otherwise end every stream of the run to
+// come. The record keeps what the first run did.
+//
+// KEYS: record, results, idx, done, failed, events.
 // ARGV: status failed, status partially_succeeded, status queued, key
 // prefix.
 var reopenScript = redis.NewScript(statusLua + blobLua + `
@@ -34,6 +38,10 @@ redis.call('HSET', KEYS[1], 'pages_failed', 0)
 -- The pages change: their combined answer (scope document) is made again.
 redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'finished_at', 'answer')
 for i = 1, 4 do redis.call('PERSIST', KEYS[i]) end
+redis.call('DEL', KEYS[6])
+redis.call('XADD', KEYS[6], '*', 'type', 'state', 'data', cjson.encode({status = ARGV[3],
+  pages_total = tonumber(redis.call('HGET', KEYS[1], 'pages_total') or 0),
+  pages_done = tonumber(redis.call('HGET', KEYS[1], 'pages_done') or 0)}))
 local blob = redis.call('HGET', KEYS[1], 'blob_key')
 if blob then blob_ref(ARGV[4], blob, redis.call('HGET', KEYS[1], 'id'), '+inf', true) end
 return {1, redis.call('HGETALL', KEYS[1])}
@@ -44,7 +52,7 @@ return {1, redis.call('HGETALL', KEYS[1])}
 // job in another state is a CodeConflict error.
 func (s *Redis) ReopenJob(ctx context.Context, id string) (*tasks.Job, error) {
 	k := s.keys(id)
-	reply, err := reopenScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed},
+	reply, err := reopenScript.Run(ctx, s.client, []string{k.record, k.results, k.idx, k.done, k.failed, k.events},
 		string(tasks.StatusFailed), string(tasks.StatusPartiallySucceeded), string(tasks.StatusQueued), s.cfg.Prefix).Slice()
 	if err != nil {
 		return nil, scriptErr(err, "reopen", id)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -95,6 +97,22 @@ func TestWatchCancelRetryCLI(t *testing.T) {
 	}
 	if j, err := c.Job(ctx, flakyJob.ID); err != nil || j.Status != tasks.StatusSucceeded || j.PagesDone != 3 {
 		t.Errorf("after the retry: %+v, %v", j, err)
+	}
+	// The retried job's stream is the second run's: it starts queued and
+	// ends with the success, not with the first run's failure.
+	var states []string
+	if err := c.JobEvents(ctx, flakyJob.ID, func(ev tasks.Event) error {
+		if ev.Type == "state" {
+			var d struct{ Status string }
+			_ = json.Unmarshal(ev.Data, &d)
+			states = append(states, d.Status)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(states) < 2 || states[0] != "queued" || states[len(states)-1] != "succeeded" || slices.Contains(states, "failed") {
+		t.Errorf("states of the retried job's stream: %v; want queued first, succeeded last, no failed", states)
 	}
 }
 
