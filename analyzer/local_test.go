@@ -10,7 +10,6 @@ import (
 	"errors"
 	"image/color"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mmq/mmq/analyzer"
+	"github.com/mmq/mmq/internal/proctest"
 	"github.com/mmq/mmq/tasks"
 
 	"github.com/mmq/mmq/internal/corpus"
@@ -28,12 +28,7 @@ import (
 // host without it skips the test, except in CI, where it fails.
 func setup(t testing.TB) *analyzer.Local {
 	t.Helper()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("pdftotext is required in CI: %v", err)
-		}
-		t.Skipf("pdftotext (poppler-utils) is not installed: %v", err)
-	}
+	proctest.Need(t, "pdftotext")
 	l, err := analyzer.NewLocal(analyzer.LocalConfig{})
 	if err != nil {
 		t.Fatalf("NewLocal: %v", err)

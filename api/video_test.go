@@ -14,6 +14,7 @@ import (
 
 	"github.com/mmq/mmq/api"
 	"github.com/mmq/mmq/client"
+	"github.com/mmq/mmq/internal/proctest"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/tasks"
 )
@@ -39,14 +40,7 @@ func withVideos(t *testing.T, cfg media.VideoConfig) func(*api.Config, *api.Deps
 
 func needFFmpeg(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is required in CI", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	proctest.Need(t, "ffmpeg", "ffprobe")
 }
 
 // genVideo has ffmpeg write a video from args into the test's temp dir.

@@ -202,12 +202,11 @@ func pairsToUnits(flat []string) ([]tasks.EconomyUnit, error) {
 }
 
 // requeueScript moves units of an intent back to the intent's queue (all
-// of them when no ref is given) and, when it has none left, deletes the
-// intent, unless it was submitted and only some units move. ARGV: prefix,
-// intent, now_ms, drop_if_empty (1/0), count_try (1/0), refs... The reply
-// is the number moved.
+// of them when no ref is given) and deletes the intent once it has none
+// left. ARGV: prefix, intent, now_ms, count_try (1/0), refs... The reply is
+// the number moved.
 var requeueScript = redis.NewScript(economyLua + `
-local prefix, intent, now, drop, try = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local prefix, intent, now, try = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local record = ekey(prefix, 'i', intent)
 local units = record .. ':units'
 local queue = redis.call('HGET', record, 'queue')
@@ -215,8 +214,8 @@ if not queue then
 	return 0
 end
 local refs = {}
-if #ARGV > 5 then
-	for i = 6, #ARGV do refs[#refs + 1] = ARGV[i] end
+if #ARGV > 4 then
+	for i = 5, #ARGV do refs[#refs + 1] = ARGV[i] end
 else
 	refs = redis.call('HKEYS', units)
 end
@@ -239,7 +238,7 @@ end
 if moved > 0 then
 	redis.call('SADD', ekey(prefix, 'queues'), queue)
 end
-if drop == '1' and redis.call('HLEN', units) == 0 then
+if redis.call('HLEN', units) == 0 then
 	drop_intent(prefix, intent)
 end
 return moved
@@ -263,7 +262,7 @@ func (s *Redis) Requeue(ctx context.Context, intent string, units []tasks.Econom
 
 func (s *Redis) requeue(ctx context.Context, intent string, try bool, units []tasks.EconomyUnit) (int, error) {
 	record, _ := s.intentKeys(intent)
-	args := []any{s.cfg.Prefix, intent, time.Now().UnixMilli(), "1", boolArg(try)}
+	args := []any{s.cfg.Prefix, intent, time.Now().UnixMilli(), boolArg(try)}
 	for _, u := range units {
 		args = append(args, u.Ref())
 	}

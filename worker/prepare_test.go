@@ -22,6 +22,7 @@ import (
 
 	"github.com/mmq/mmq/analyzer"
 	"github.com/mmq/mmq/internal/corpus"
+	"github.com/mmq/mmq/internal/proctest"
 	"github.com/mmq/mmq/media"
 	"github.com/mmq/mmq/tasks"
 	"github.com/mmq/mmq/worker"
@@ -36,12 +37,7 @@ const pagesAtOnce = 16
 // needPDFToText fails in CI, and skips elsewhere, when pdftotext is missing.
 func needPDFToText(tb testing.TB) {
 	tb.Helper()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("pdftotext is required in CI: %v", err)
-		}
-		tb.Skipf("pdftotext (poppler-utils) is not installed: %v", err)
-	}
+	proctest.Need(tb, "pdftotext")
 }
 
 // corpusPDFs lists the corpus's PDFs from its MANIFEST.tsv.

@@ -36,14 +36,7 @@ var (
 // needFFmpeg skips the test without ffmpeg and ffprobe, and fails it in CI.
 func needFFmpeg(t testing.TB) {
 	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is required in CI", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	proctest.Need(t, "ffmpeg", "ffprobe")
 }
 
 // genVideo has ffmpeg write a video from args into a temp file.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,14 +22,7 @@ import (
 // genVideo has ffmpeg write a video from args into the test's temp dir.
 func genVideo(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is required in CI", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	proctest.Need(t, "ffmpeg", "ffprobe")
 	out := filepath.Join(t.TempDir(), name)
 	full := append([]string{"-nostdin", "-v", "error", "-y"}, args...)
 	if b, err := exec.Command("ffmpeg", append(full, out)...).CombinedOutput(); err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"github.com/mmq/mmq/internal/proctest"
 )
 
 func TestResolve(t *testing.T) {
@@ -50,12 +52,10 @@ func TestResolve(t *testing.T) {
 // table.
 func TestLookupObjectStreams(t *testing.T) {
 	t.Parallel()
+	proctest.Need(t, "qpdf")
 	qpdf, err := exec.LookPath("qpdf")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("qpdf is required in CI: %v", err)
-		}
-		t.Skipf("qpdf is not installed: %v", err)
+		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "objstm.pdf")
 	cmd := exec.Command(qpdf, "--object-streams=generate", filepath.Join("..", "..", "analyzer", "testdata", "hello.pdf"), out)

@@ -1,10 +1,12 @@
-// Package proctest finds the processes a test started, through /proc, to
-// check that they are killed and reaped.
+// Package proctest helps tests that run external programs: Need checks that
+// they are installed, and the /proc readers find the processes a test
+// started, to check that they are killed and reaped.
 package proctest
 
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -31,4 +33,20 @@ func FFmpegReading(tb testing.TB, path string) []int {
 		}
 	}
 	return pids
+}
+
+// Need skips the test when one of the external programs tools is not on
+// PATH, and fails it instead when CI is set: .ci/run installs every program
+// the tests use, so a missing one there is a broken setup, not a reason to
+// skip.
+func Need(tb testing.TB, tools ...string) {
+	tb.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				tb.Fatalf("%s is required in CI: %v", tool, err)
+			}
+			tb.Skipf("%s is not installed: %v", tool, err)
+		}
+	}
 }
